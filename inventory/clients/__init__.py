@@ -1,0 +1,1 @@
+"""All code that talks to vCenter (pyvmomi) and NSX Manager (HTTP) lives in this package."""

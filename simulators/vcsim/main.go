@@ -1,0 +1,114 @@
+// Command vcsim serves govmomi's vCenter simulator (Debian's 0.24.2 sources) with a VIO-shaped
+// inventory, a 2048-bit certificate, exact credentials, task delays that stay visibly "running",
+// and a control endpoint for fault injection. It prints one JSON line when ready and exits cleanly
+// on SIGTERM.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+)
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func main() {
+	listen := flag.String("listen", envOr("VCSIM_LISTEN", "127.0.0.1:0"), "address to listen on (loopback only by default)")
+	username := flag.String("username", envOr("VCSIM_USERNAME", "administrator@vsphere.local"), "the only user name accepted")
+	password := flag.String("password", envOr("VCSIM_PASSWORD", "VMware1!"), "the only password accepted")
+	certFile := flag.String("cert", "", "PEM certificate to serve; generated (and written here) when missing")
+	keyFile := flag.String("key", "", "PEM private key for -cert; generated (and written here) when missing")
+	taskDelay := flag.String("task-delay", envOr("VCSIM_TASK_DELAY", ""), "per-method task delays in ms that stay 'running', e.g. CloneVM_Task=2000,PowerOnVM_Task=500")
+	sessionIdle := flag.Duration("session-idle", 0, "expire sessions idle this long (0: never)")
+	var scale Scale
+	flag.IntVar(&scale.Datacenters, "dc", 1, "datacenters (the first one holds the VIO inventory)")
+	flag.IntVar(&scale.Clusters, "clusters", 0, "extra clusters per datacenter, added to the VIO ones")
+	flag.IntVar(&scale.HostsPerCluster, "hosts", 4, "hosts in each extra cluster")
+	flag.IntVar(&scale.VMs, "vms", 0, "VMs per datacenter, spread over its clusters")
+	flag.IntVar(&scale.Portgroups, "portgroups", 0, "extra distributed port groups per datacenter")
+	flag.IntVar(&scale.Datastores, "datastores", 0, "extra shared datastores per datacenter")
+	flag.Parse()
+
+	log.SetOutput(os.Stderr)
+	log.SetPrefix("vcsim: ")
+	started := time.Now()
+
+	cert, err := loadOrCreateCertificate(*certFile, *keyFile)
+	if err != nil {
+		log.Fatalf("certificate: %v", err)
+	}
+	delays, err := parseDelays(*taskDelay)
+	if err != nil {
+		log.Fatalf("-task-delay: %v", err)
+	}
+
+	// An empty model: the inventory is built below, with the names and shape VIO expects.
+	model := simulator.VPX()
+	model.Datacenter, model.Cluster, model.ClusterHost, model.Host = 0, 0, 0, 0
+	model.Datastore, model.Machine, model.Portgroup = 0, 0, 0
+	if err := model.Create(); err != nil {
+		log.Fatalf("model: %v", err)
+	}
+	defer model.Remove()
+
+	ctx := context.Background()
+	counts, err := buildInventory(ctx, model.Service, scale)
+	if err != nil {
+		model.Remove()
+		log.Fatalf("inventory: %v", err)
+	}
+
+	if *sessionIdle > 0 {
+		simulator.SessionIdleTimeout = *sessionIdle
+	}
+	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
+	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	server := model.Service.NewServer()
+	control := newControl(server.Config.Handler, delays)
+	server.Config.Handler = control
+
+	fingerprint := sha256.Sum256(cert.Certificate[0])
+	parts := make([]string, len(fingerprint))
+	for i, b := range fingerprint {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	sdk := *server.URL
+	sdk.User = nil
+	host := sdk.Hostname()
+	ready := map[string]interface{}{
+		"url":                sdk.String(),
+		"host":               host,
+		"port":               sdk.Port(),
+		"username":           *username,
+		"fingerprint_sha256": strings.Join(parts, ":"),
+		"control_url":        fmt.Sprintf("https://%s/vcsim/fault", sdk.Host),
+		"inventory":          counts,
+		"startup_seconds":    time.Since(started).Seconds(),
+	}
+	line, _ := json.Marshal(ready)
+	fmt.Println(string(line))
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+	server.Close()
+	model.Remove()
+	log.Print("stopped")
+}

@@ -1,0 +1,174 @@
+"""Fixtures that start the real parts: the vCenter simulator, Celery worker processes, a browser.
+
+`make test` provides PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL) before pytest starts.
+"""
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import pytest
+
+from inventory.clients.tls import context_trusting, fetch_certificate
+from simulators.launcher import start_vcsim
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the vCenter simulator -------------------------------------------------------------------
+
+
+class VcsimHandle:
+    """A running simulator plus its fault/delay control endpoint (over the pinned certificate)."""
+
+    def __init__(self, running):
+        self.running = running
+        for name in ("url", "host", "port", "username", "password", "fingerprint", "control_url", "inventory"):
+            setattr(self, name, getattr(running, name))
+        self._context = context_trusting(fetch_certificate(self.host, self.port).der)
+
+    def control(self, verb: str, **params) -> tuple[int, str]:
+        query = urllib.parse.urlencode(params)
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self._context, timeout=10)
+        try:
+            conn.request(verb, "/vcsim/fault" + (f"?{query}" if query else ""))
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
+
+    def inject(self, **params) -> None:
+        status, body = self.control("POST", **params)
+        assert status == 201, body
+
+    def clear_faults(self) -> None:
+        status, body = self.control("DELETE")
+        assert status == 204, body
+
+    def connect(self, **overrides):
+        from inventory.clients.vsphere import connect
+
+        kwargs = dict(host=self.host, port=self.port, username=self.username, password=self.password, fingerprint=self.fingerprint)
+        kwargs.update(overrides)
+        return connect(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def vcsim():
+    """One simulator for the whole session: tests must not depend on objects other tests make."""
+    running = start_vcsim()
+    yield VcsimHandle(running)
+    running.stop()
+
+
+@pytest.fixture
+def vcsim_factory():
+    """Start fresh simulators (clean inventory, or other flags); all are stopped after the test."""
+    started = []
+
+    def start(*args, **kwargs):
+        running = start_vcsim(*args, **kwargs)
+        started.append(running)
+        return VcsimHandle(running)
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def vcenter_si(vcsim):
+    from inventory.clients.vsphere import disconnect
+
+    si = vcsim.connect()
+    yield si
+    vcsim.clear_faults()
+    disconnect(si)
+
+
+# --- Celery worker processes ----------------------------------------------------------------
+
+
+def _database_url_for(settings_dict) -> str:
+    base = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    return urllib.parse.urlunsplit(base._replace(path="/" + settings_dict["NAME"]))
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on the test database and a queue of this test session's own."""
+    from django.db import connection
+
+    from vio_manager.celery import app
+
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        pytest.fail("Worker tests need PostgreSQL and Redis: run them with `make test`.")
+    queue = f"vio-test-{uuid.uuid4().hex[:8]}"
+    hostname = f"{queue}@{os.uname().nodename}"
+    app.conf.task_default_queue = queue
+    env = dict(os.environ, DATABASE_URL=_database_url_for(connection.settings_dict), CELERY_TASK_DEFAULT_QUEUE=queue)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "vio_manager", "worker", "--pool", "prefork", "--concurrency", "1",
+         "--queues", queue, "--hostname", hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    for line in process.stderr:
+        if " ready." in line:
+            break
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail("The Celery worker did not start:\n" + line)
+    # Keep draining the worker's log so it never blocks on a full pipe.
+    import threading
+
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()
+    yield type("Worker", (), {"hostname": hostname, "queue": queue, "process": process, "log": log})
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("VIO_CHROMIUM", "/usr/bin/chromium")
+    if not Path(executable).exists():
+        pytest.fail(f"{executable} is missing: `make test` installs Debian's chromium package.")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run inside one.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,174 @@
+"""The vCenter simulator: a VIO-shaped inventory, pinned TLS, exact credentials, faults and delays."""
+
+import ssl
+import time
+
+import pytest
+from pyVmomi import vim
+
+from inventory.clients.errors import CertificateChanged, InvalidCredentials
+from inventory.clients.tls import context_trusting, fetch_certificate
+from inventory.clients.vsphere import collect, disconnect, wait_for_tasks
+
+
+def test_login_verifies_the_pinned_certificate(vcsim, vcenter_si):
+    about = vcenter_si.content.about
+    assert about.apiType == "VirtualCenter"
+    presented = fetch_certificate(vcsim.host, vcsim.port)
+    assert presented.sha256 == vcsim.fingerprint
+    key = presented.der  # a 2048-bit RSA key, which OpenSSL's default security level accepts
+    from cryptography import x509
+
+    assert x509.load_der_x509_certificate(key).public_key().key_size == 2048
+
+
+def test_wrong_fingerprint_is_refused_before_any_credentials_are_sent(vcsim):
+    wrong = ":".join(["AB"] * 32)
+    with pytest.raises(CertificateChanged) as caught:
+        vcsim.connect(fingerprint=wrong)
+    assert caught.value.presented == vcsim.fingerprint
+    assert "changed" in str(caught.value) and vcsim.password not in str(caught.value)
+
+
+def test_a_different_server_fails_the_tls_handshake_itself(vcsim, vcsim_factory):
+    """Pinning is enforced by TLS, not only by our comparison: another simulator's certificate
+    (same host, same names) fails verification against the pinned one."""
+    other = vcsim_factory()
+    assert other.fingerprint != vcsim.fingerprint
+    pinned = context_trusting(fetch_certificate(vcsim.host, vcsim.port).der)
+    import socket
+
+    with socket.create_connection((other.host, other.port), timeout=5) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            pinned.wrap_socket(raw, server_hostname=other.host)
+    with pytest.raises(CertificateChanged):
+        other.connect(fingerprint=vcsim.fingerprint)
+
+
+@pytest.mark.parametrize("username,password", [("administrator@vsphere.local", "wrong-password"), ("root", "VMware1!")])
+def test_wrong_credentials_are_rejected(vcsim, username, password):
+    with pytest.raises(InvalidCredentials) as caught:
+        vcsim.connect(username=username, password=password)
+    assert password not in str(caught.value)
+
+
+def test_inventory_has_the_vio_shape(vcenter_si):
+    clusters = {row["name"]: row for row in collect(vcenter_si, vim.ClusterComputeResource, ["name", "host", "summary"])}
+    assert {name: len(row["host"]) for name, row in clusters.items()} == {
+        "Management": 3, "Edge": 2, "Compute-A": 4, "Compute-B": 2,
+    }
+    management = clusters["Management"]["summary"]
+    assert management.numCpuCores == 3 * 24 and management.totalMemory == 3 * 256 * 2**30
+
+    hosts = {row["_obj"]._moId: row for row in collect(vcenter_si, vim.HostSystem, ["name", "datastore", "parent"])}
+    datastores = {row["name"]: row for row in collect(vcenter_si, vim.Datastore, ["name", "summary", "host"])}
+    mounted_on = {name: {m.key._moId for m in row["host"]} for name, row in datastores.items()}
+    assert mounted_on["vio-shared-nfs"] == set(hosts)
+    compute_hosts = {m._moId for name in ("Compute-A", "Compute-B") for m in clusters[name]["host"]}
+    assert mounted_on["vio-compute-nfs"] == compute_hosts
+    locals_ = {name for name, row in datastores.items() if row["summary"].type == "VMFS"}
+    assert len(locals_) == len(hosts) and all(len(mounted_on[name]) == 1 for name in locals_)
+    # Every host lists the datastores it mounts, as vCenter does.
+    for moid, row in hosts.items():
+        assert {ds.name for ds in row["datastore"]} >= {"vio-shared-nfs"}
+
+    portgroups = {row["name"]: row for row in collect(vcenter_si, vim.dvs.DistributedVirtualPortgroup, ["name", "config"])}
+    vlan = {name: row["config"].defaultPortConfig.vlan for name, row in portgroups.items() if not name.endswith("DVUplinks")}
+    assert vlan["VIO-Management"].vlanId == 100
+    assert vlan["VIO-External"].vlanId == 200
+    trunk = vlan["VIO-Data-Trunk"].vlanId
+    assert [(r.start, r.end) for r in trunk] == [(0, 4094)]
+    switches = collect(vcenter_si, vim.DistributedVirtualSwitch, ["name", "summary"])
+    assert [s["name"] for s in switches] == ["VIO-DSwitch"] and len(switches[0]["summary"].hostMember) == len(hosts)
+    assert "VM Network" in {row["name"] for row in collect(vcenter_si, vim.Network, ["name"])}
+
+
+def _template_and_pool(si):
+    template = next(r["_obj"] for r in collect(si, vim.VirtualMachine, ["name", "config.template"]) if r.get("config.template"))
+    pool = next(r["_obj"] for r in collect(si, vim.ClusterComputeResource, ["name", "resourcePool"]) if r["name"] == "Management").resourcePool
+    return template, pool
+
+
+def _clone(si, template, pool, name):
+    spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(pool=pool), powerOn=False, template=False)
+    return template.CloneVM_Task(folder=template.parent, name=name, spec=spec)
+
+
+def test_fault_endpoint_makes_the_next_matching_clone_fail(vcsim, vcenter_si):
+    template, pool = _template_and_pool(vcenter_si)
+    vcsim.inject(method="CloneVM_Task", match="fail-", fault="InsufficientResourcesFault", count=1)
+
+    failing = _clone(vcenter_si, template, pool, "fail-db01")
+    passing = _clone(vcenter_si, template, pool, "ok-db02")
+    state = wait_for_tasks(vcenter_si, [failing, passing], timeout=30)
+
+    assert state[failing._moId]["info.state"] == "error"
+    assert isinstance(state[failing._moId]["info.error"], vim.fault.InsufficientResourcesFault)
+    assert state[passing._moId]["info.state"] == "success"
+    # The rule was used up: the same name now clones.
+    again = _clone(vcenter_si, template, pool, "fail-db01")
+    assert wait_for_tasks(vcenter_si, [again], timeout=30)[again._moId]["info.state"] == "success"
+
+
+def test_fault_endpoint_returns_a_soap_fault_for_a_plain_call(vcsim, vcenter_si):
+    vcsim.inject(method="CurrentTime", fault="NotAuthenticated", count=1)
+    with pytest.raises(vim.fault.NotAuthenticated):
+        vcenter_si.CurrentTime()
+    assert vcenter_si.CurrentTime() is not None
+
+
+def test_delay_leaves_the_task_running_for_about_the_time_asked(vcsim, vcenter_si):
+    template, pool = _template_and_pool(vcenter_si)
+    vcsim.inject(method="CloneVM_Task", delay=2000, count=1)
+
+    started = time.monotonic()
+    task = _clone(vcenter_si, template, pool, "delayed-ctl01")
+    assert task.info.state == "running"
+    time.sleep(1.0)
+    assert task.info.state == "running"
+    state = wait_for_tasks(vcenter_si, [task], timeout=30)
+    elapsed = time.monotonic() - started
+
+    assert state[task._moId]["info.state"] == "success"
+    assert state[task._moId]["info.result"].name == "delayed-ctl01"  # the real clone ran
+    assert 1.9 <= elapsed < 6.0
+
+
+def test_delayed_task_carries_the_real_calls_failure(vcsim, vcenter_si):
+    """A delayed call that vCenter refuses ends the proxy task in that same fault."""
+    vm = _clone(vcenter_si, *_template_and_pool(vcenter_si), "powered-twice")
+    vm = wait_for_tasks(vcenter_si, [vm])[vm._moId]["info.result"]
+    wait_for_tasks(vcenter_si, [vm.PowerOnVM_Task()])
+    vcsim.inject(method="PowerOnVM_Task", delay=300, count=1)
+    task = vm.PowerOnVM_Task()
+    state = wait_for_tasks(vcenter_si, [task], timeout=30)[task._moId]
+    assert state["info.state"] == "error" and isinstance(state["info.error"], vim.fault.InvalidPowerState)
+
+
+def test_fresh_simulator_with_startup_delay_and_clean_stop(vcsim_factory):
+    fresh = vcsim_factory("-task-delay", "PowerOnVM_Task=800")
+    si = fresh.connect()
+    try:
+        names = {r["name"] for r in collect(si, vim.VirtualMachine, ["name"])}
+        assert names == {"ubuntu-16.04-vio-template"}  # a clean inventory: nothing from other tests
+        template, pool = _template_and_pool(si)
+        clone = _clone(si, template, pool, "fresh-01")
+        vm = wait_for_tasks(si, [clone])[clone._moId]["info.result"]
+        task = vm.PowerOnVM_Task()
+        assert task.info.state == "running"
+        assert wait_for_tasks(si, [task], timeout=10)[task._moId]["info.state"] == "success"
+        # DELETE clears injected rules but keeps the delays the simulator was started with.
+        fresh.clear_faults()
+        wait_for_tasks(si, [vm.PowerOffVM_Task()])
+        again = vm.PowerOnVM_Task()
+        assert again.info.state == "running"
+        wait_for_tasks(si, [again], timeout=10)
+    finally:
+        disconnect(si)
+    assert fresh.running.stop() == 0
+
+
+def test_control_endpoint_rejects_bad_rules(vcsim):
+    assert vcsim.control("POST", method="CloneVM_Task", fault="NoSuchFault")[0] == 400
+    assert vcsim.control("POST", method="CloneVM_Task")[0] == 400
+    assert vcsim.control("POST", method="CurrentTime", delay=100)[0] == 400
