@@ -3,14 +3,13 @@
 import os
 import uuid
 
-from celery import Celery
-from celery.signals import before_task_publish
+from celery import Celery, Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vio_manager.settings")
 
-app = Celery("vio_manager")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+
+class TaskArgumentError(TypeError):
+    """A task was sent something other than ids: data (and secrets) must stay in the database."""
 
 
 def _is_id(value) -> bool:
@@ -27,19 +26,20 @@ def _is_id(value) -> bool:
     return False
 
 
-class TaskArgumentError(TypeError):
-    """A task was sent something other than ids: data (and secrets) must stay in the database."""
-
-
-@before_task_publish.connect
-def only_ids_in_messages(sender=None, body=None, **_):
-    """Refuse to publish a task whose arguments are not ids (ints or UUID strings).
+class IdsOnlyTask(Task):
+    """Refuses to send a message whose arguments are not ids (ints or UUID strings).
 
     This keeps secrets out of the broker and makes every task re-read the truth from the database.
     """
-    if not sender or not sender.startswith(("vio_manager.", "inventory.", "deployments.")):
-        return
-    args, kwargs = (body[0], body[1]) if isinstance(body, (tuple, list)) else (body.get("args", ()), body.get("kwargs", {}))
-    bad = [repr(type(a).__name__) for a in list(args) + list(kwargs.values()) if not _is_id(a)]
-    if bad:
-        raise TaskArgumentError(f"{sender} takes ids only; got {', '.join(bad)}")
+
+    def apply_async(self, args=None, kwargs=None, *rest, **options):
+        values = list(args or ()) + list((kwargs or {}).values())
+        bad = [type(value).__name__ for value in values if not _is_id(value)]
+        if bad:
+            raise TaskArgumentError(f"{self.name} takes ids only; got {', '.join(bad)}")
+        return super().apply_async(args, kwargs, *rest, **options)
+
+
+app = Celery("vio_manager", task_cls=IdsOnlyTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

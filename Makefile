@@ -1,0 +1,48 @@
+# VIO Manager. `make demo` runs the product on the bundled simulators; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+GO_ENV := GO111MODULE=off GOPATH=/usr/share/gocode
+TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium
+SIM_PACKAGES := golang-go golang-github-vmware-govmomi-dev
+
+.PHONY: help install demo test run vcsim system-deps clean
+
+help:
+	@echo "make demo   run VIO Manager on the bundled simulators (http://127.0.0.1:8000)"
+	@echo "make test   install what is missing, start PostgreSQL and Redis, run the test suite"
+	@echo "make run    gunicorn, worker and beat against DATABASE_URL and CELERY_BROKER_URL"
+	@echo "make vcsim  build the vCenter simulator (var/bin/vcsim)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Reinstall when the declared dependencies change.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+var/bin/vcsim: $(wildcard simulators/vcsim/*.go)
+	@command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || scripts/system-deps.sh $(SIM_PACKAGES)
+	mkdir -p var/bin
+	cd simulators/vcsim && $(GO_ENV) go build -o ../../var/bin/vcsim .
+
+vcsim: var/bin/vcsim
+
+system-deps:
+	scripts/system-deps.sh $(TEST_PACKAGES)
+
+demo: install vcsim
+	scripts/demo.sh
+
+test: system-deps install vcsim
+	scripts/test.sh $(ARGS)
+
+run: install
+	scripts/run.sh
+
+clean:
+	rm -rf var/bin var/test var/static $(VENV)

@@ -1,0 +1,86 @@
+"""Settings come from the environment: embedded defaults, production services, deploy checks."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_DUMP = (
+    "import json, django; from django.conf import settings; django.setup();"
+    "from django.db import connection; connection.ensure_connection();"
+    "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'name': str(settings.DATABASES['default']['NAME']),"
+    "'broker': settings.CELERY_BROKER_URL, 'vendor': connection.vendor, 'debug': settings.DEBUG}))"
+)
+# Variables that would leak the test run's own configuration into the child process.
+CONFIG_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY", "VIO_FIELD_ENCRYPTION_KEYS",
+                    "DJANGO_DEBUG", "VIO_HTTPS", "DJANGO_ALLOWED_HOSTS", "VIO_DATA_DIR", "CELERY_TASK_DEFAULT_QUEUE",
+                    "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+def run_python(code_or_args, env_extra: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env.update(DJANGO_SETTINGS_MODULE="vio_manager.settings", VIO_DATA_DIR=str(tmp_path / "data"), **env_extra)
+    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_nothing_set_gives_sqlite_and_a_serverless_broker(tmp_path):
+    result = run_python(SETTINGS_DUMP, {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    dumped = json.loads(result.stdout.strip().splitlines()[-1])
+    assert dumped["vendor"] == "sqlite" and dumped["name"] == str(tmp_path / "data" / "vio_manager.sqlite3")
+    assert dumped["broker"] == "filesystem://" and dumped["debug"] is False
+    # The generated keys are private to the owner.
+    for name in ("secret_key", "field_encryption_key"):
+        mode = stat.S_IMODE((tmp_path / "data" / name).stat().st_mode)
+        assert mode == 0o600, f"{name} has mode {oct(mode)}"
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs DATABASE_URL (PostgreSQL): run `make test`")
+def test_database_url_and_broker_url_switch_to_postgresql_and_redis(tmp_path):
+    result = run_python(
+        SETTINGS_DUMP,
+        {"DATABASE_URL": os.environ["DATABASE_URL"], "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
+         "DJANGO_SECRET_KEY": "x" * 60, "VIO_FIELD_ENCRYPTION_KEYS": os.environ["VIO_FIELD_ENCRYPTION_KEYS"]},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    dumped = json.loads(result.stdout.strip().splitlines()[-1])
+    assert dumped["vendor"] == "postgresql" and dumped["broker"].startswith("redis://")
+    assert not (tmp_path / "data" / "secret_key").exists()  # production keys are given, never generated
+
+
+def test_production_without_keys_says_what_to_set(tmp_path):
+    result = run_python(SETTINGS_DUMP, {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}, tmp_path)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_variables(tmp_path):
+    from cryptography.fernet import Fernet
+
+    result = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        {
+            "DATABASE_URL": "postgres://vio:secret@db.example.com:5432/vio",
+            "CELERY_BROKER_URL": "redis://redis.example.com:6379/0",
+            "DJANGO_SECRET_KEY": Fernet.generate_key().decode() + Fernet.generate_key().decode(),
+            "VIO_FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DJANGO_ALLOWED_HOSTS": "vio.example.com",
+        },
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_flags_a_debug_install(tmp_path):
+    """The check above can fail: the same command on a DEBUG install reports warnings."""
+    result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], {"DJANGO_DEBUG": "1"}, tmp_path)
+    assert result.returncode != 0
+    assert "security.W018" in result.stdout + result.stderr
