@@ -32,3 +32,20 @@ def test_celery_configuration_keeps_tasks_short_and_messages_safe():
     assert conf.task_ignore_result
     visibility = conf.broker_transport_options.get("visibility_timeout", settings.CELERY_VISIBILITY_TIMEOUT)
     assert visibility >= 10 * conf.task_time_limit > conf.task_soft_time_limit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_heartbeat_shows_the_worker_live_on_the_overview(celery_worker, admin_client):
+    import time
+
+    from vio_manager.services import last_answered_ping
+    from vio_manager.tasks import heartbeat
+
+    assert "not seen" in admin_client.get("/").content.decode()
+    heartbeat.delay()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not last_answered_ping():
+        time.sleep(0.1)
+    page = admin_client.get("/").content.decode()
+    assert "live" in page and celery_worker.hostname in page
+    assert admin_client.get("/api/v1/health/").json()["worker"]["hostname"] == celery_worker.hostname

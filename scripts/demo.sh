@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# make demo: VIO Manager on the bundled simulators, with nothing but Python and Go.
+# Web on http://127.0.0.1:8000, a Celery worker (with beat), the vCenter simulator on 127.0.0.1:8989.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export DJANGO_DEBUG=${DJANGO_DEBUG:-0}
+export VIO_HTTPS=0                       # plain HTTP, on loopback only
+export DJANGO_ALLOWED_HOSTS=${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}
+WEB=${VIO_DEMO_WEB:-127.0.0.1:8000}
+VCSIM_LISTEN=${VIO_DEMO_VCSIM:-127.0.0.1:8989}
+# Visible progress for the deployment steps (milliseconds each call stays "running").
+VCSIM_DELAYS=${VIO_DEMO_TASK_DELAY:-CloneVM_Task=4000,PowerOnVM_Task=2000,CustomizeVM_Task=1500,ReconfigureComputeResource_Task=1000}
+mkdir -p var/log var/vcsim
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping VIO Manager demo…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "Stopped."
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+$PY manage.py migrate --noinput -v 0
+$PY manage.py collectstatic --noinput -v 0
+admin_lines=$($PY manage.py create_admin | sed 's/^/  /')
+
+# The certificate is kept in var/vcsim/ so that its fingerprint, once accepted, stays valid.
+var/bin/vcsim -listen "$VCSIM_LISTEN" -cert var/vcsim/cert.pem -key var/vcsim/key.pem \
+  -task-delay "$VCSIM_DELAYS" > var/vcsim/ready.json 2> var/log/vcsim.log &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s var/vcsim/ready.json ] && break; sleep 0.1; done
+[ -s var/vcsim/ready.json ] || { echo "The vCenter simulator did not start: see var/log/vcsim.log" >&2; exit 1; }
+
+$PY -m celery -A vio_manager worker --beat --concurrency 2 --loglevel INFO > var/log/worker.log 2>&1 &
+pids+=($!)
+$PY -m gunicorn vio_manager.wsgi --bind "$WEB" --workers 2 --access-logfile - > var/log/web.log 2>&1 &
+pids+=($!)
+
+$PY manage.py ping_worker --timeout 60 || { echo "See var/log/worker.log" >&2; exit 1; }
+$PY - "$WEB" <<'PYCHECK'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://{sys.argv[1]}/login/", timeout=2); break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("The web server did not answer: see var/log/web.log")
+PYCHECK
+
+$PY - <<'PYINFO'
+import json
+ready = json.load(open("var/vcsim/ready.json"))
+print(f"""
+  vCenter simulator   {ready['url']}
+    user / password   {ready['username']} / VMware1!
+    SHA-256           {ready['fingerprint_sha256']}""")
+PYINFO
+cat <<INFO
+
+  VIO Manager         http://$WEB/
+$admin_lines
+  Logs                var/log/web.log, var/log/worker.log, var/log/vcsim.log
+
+Press Ctrl-C to stop.
+INFO
+wait -n "${pids[@]}" || true
+echo "A demo process exited; see var/log/." >&2
