@@ -111,10 +111,29 @@ def test_fault_endpoint_makes_the_next_matching_clone_fail(vcsim, vcenter_si):
 
 
 def test_fault_endpoint_returns_a_soap_fault_for_a_plain_call(vcsim, vcenter_si):
-    vcsim.inject(method="CurrentTime", fault="NotAuthenticated", count=1)
-    with pytest.raises(vim.fault.NotAuthenticated):
+    vcsim.inject(method="CurrentTime", fault="InvalidState", message="injected for the test", count=1)
+    with pytest.raises(vim.fault.InvalidState):
         vcenter_si.CurrentTime()
     assert vcenter_si.CurrentTime() is not None
+
+
+def test_an_expired_session_logs_in_again(vcsim, vcenter_si):
+    """NotAuthenticated (what vCenter answers for an expired session) makes the client log in
+    again and repeat the call, instead of failing the sync or step that made it."""
+    vcsim.inject(method="CurrentTime", fault="NotAuthenticated", count=1)
+    assert vcenter_si.CurrentTime() is not None
+    status, rules = vcsim.control("GET")
+    assert status == 200 and "NotAuthenticated" not in rules  # the fault was served, then used up
+
+
+def test_a_session_that_expired_on_the_server_logs_in_again(vcsim_factory):
+    fresh = vcsim_factory("-session-idle", "1s")
+    si = fresh.connect()
+    try:
+        time.sleep(2.5)  # the simulator expires sessions idle for more than a second
+        assert si.CurrentTime() is not None
+    finally:
+        disconnect(si)
 
 
 def test_delay_leaves_the_task_running_for_about_the_time_asked(vcsim, vcenter_si):
@@ -171,4 +190,11 @@ def test_fresh_simulator_with_startup_delay_and_clean_stop(vcsim_factory):
 def test_control_endpoint_rejects_bad_rules(vcsim):
     assert vcsim.control("POST", method="CloneVM_Task", fault="NoSuchFault")[0] == 400
     assert vcsim.control("POST", method="CloneVM_Task")[0] == 400
-    assert vcsim.control("POST", method="CurrentTime", delay=100)[0] == 400
+    assert vcsim.control("POST", method="CurrentTime", delay="soon")[0] == 400
+
+
+def test_a_plain_call_can_be_slowed_down(vcsim, vcenter_si):
+    vcsim.inject(method="CurrentTime", delay=700, count=1)
+    started = time.monotonic()
+    assert vcenter_si.CurrentTime() is not None
+    assert time.monotonic() - started >= 0.65

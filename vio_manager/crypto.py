@@ -10,6 +10,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 
 class DecryptionError(Exception):
@@ -70,8 +71,19 @@ class Secret:
         return bool(self._value)
 
 
+class _SecretAttribute(DeferredAttribute):
+    """Whatever is assigned (a str from a form, say) is held as a Secret."""
+
+    def __set__(self, instance, value):
+        if value is not None and not isinstance(value, Secret):
+            value = Secret(str(value))
+        instance.__dict__[self.field.attname] = value
+
+
 class EncryptedTextField(models.TextField):
     """Stores a Fernet token; Python code sees a Secret (call .reveal() where the value is used)."""
+
+    descriptor_class = _SecretAttribute
 
     def from_db_value(self, value, expression, connection):
         return None if value is None else Secret(decrypt(value))

@@ -188,8 +188,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
+VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
+# A sync still "running" after this long is taken to have died with its worker.
+VIO_SYNC_STALE_SECONDS = env_int("VIO_SYNC_STALE_SECONDS", 600)
+
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "vio_manager.heartbeat", "schedule": 60.0, "options": {"expires": 55}},
+    "inventory-sync": {
+        "task": "inventory.sync_all",
+        "schedule": 60.0 * VIO_INVENTORY_SYNC_MINUTES,
+        "options": {"expires": 60.0 * VIO_INVENTORY_SYNC_MINUTES},
+    },
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"

@@ -4,8 +4,9 @@ import http.client
 import logging
 import ssl
 import time
+from dataclasses import dataclass, field
 
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import SmartStubAdapter, VimSessionOrientedStub
 from pyVmomi import vim, vmodl
 
 from inventory.clients.errors import CertificateChanged, HostUnreachable, InvalidCredentials, NotAVCenter
@@ -14,42 +15,66 @@ from inventory.clients.tls import fetch_certificate, pinned_context
 log = logging.getLogger(__name__)
 
 
-def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float = 30.0):
-    """Log in to vCenter and return its ServiceInstance.
+@dataclass(frozen=True)
+class VCenterCredentials:
+    """Everything needed to open a session; the password is used only by the login callback."""
 
-    The password is used here and nowhere else; it never appears in an error or a log line.
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    fingerprint: str
+
+
+def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float = 30.0):
+    """Log in to vCenter over a certificate-pinned connection and return its ServiceInstance.
+
+    The session logs in again by itself when vCenter answers NotAuthenticated (an expired
+    session): pyvmomi's VimSessionOrientedStub with our own login callback (its stock one reads
+    sessionManager.currentSession first, which the simulator faults on). The password never
+    appears in an error or a log line.
     """
     context = pinned_context(host, port, fingerprint)
     try:
-        si = SmartConnect(
-            host=host, port=port, user=username, pwd=password, sslContext=context, httpConnectionTimeout=timeout
-        )
+        stub = SmartStubAdapter(host=host, port=port, sslContext=context, httpConnectionTimeout=timeout)
+    except ssl.SSLCertVerificationError:
+        # The certificate changed between reading it and the handshake.
+        raise CertificateChanged(host, port, fingerprint, fetch_certificate(host, port).sha256) from None
+    except (ConnectionError, OSError, http.client.HTTPException) as exc:
+        raise HostUnreachable(f"The connection to {host}:{port} failed: {exc.__class__.__name__}.") from None
+    except Exception as exc:  # pyvmomi raises a plain Exception when no vSphere SDK answers
+        if "not a VIM server" in str(exc):
+            raise NotAVCenter(f"{host}:{port} answered, but it is not a vCenter Server SDK endpoint (no /sdk).") from None
+        raise
+
+    def login(soap_stub):
+        vim.ServiceInstance("ServiceInstance", soap_stub).content.sessionManager.Login(username, password, None)
+
+    si = vim.ServiceInstance("ServiceInstance", VimSessionOrientedStub(stub, login, retryDelay=0.5, retryCount=3))
+    try:
+        about = si.content.about  # the first call logs in
     except vim.fault.InvalidLogin:
         raise InvalidCredentials(
             f"vCenter {host} refused the user name or password for '{username}'. Check them and try again."
         ) from None
-    except ssl.SSLCertVerificationError:
-        # The certificate changed between reading it and the handshake.
-        presented = fetch_certificate(host, port).sha256
-        raise CertificateChanged(host, port, fingerprint, presented) from None
-    except (ConnectionError, OSError, http.client.HTTPException) as exc:
-        raise HostUnreachable(f"The connection to {host}:{port} failed: {exc.__class__.__name__}.") from None
-    except vim.fault.HostConnectFault as exc:
-        raise HostUnreachable(f"{host}:{port}: {exc.msg}") from None
-    except Exception as exc:  # pyvmomi raises plain Exceptions for endpoints that are not vSphere
-        if "vimServiceVersions" in str(exc) or "version" in str(exc).lower():
-            raise NotAVCenter(f"{host}:{port} answered, but it is not a vCenter Server SDK endpoint.") from None
-        raise
-    about = si.content.about
     if about.apiType != "VirtualCenter":
-        Disconnect(si)
+        disconnect(si)
         raise NotAVCenter(f"{host}:{port} is {about.fullName}, an ESXi host, not vCenter Server. Give the vCenter address.")
-    log.info("connected to %s (%s)", host, about.fullName)
+    log.info("connected to %s:%s (%s)", host, port, about.fullName)
     return si
 
 
+def connect_with(credentials: VCenterCredentials, timeout: float = 30.0):
+    return connect(credentials.host, credentials.port, credentials.username, credentials.password,
+                   credentials.fingerprint, timeout)
+
+
 def disconnect(si) -> None:
-    Disconnect(si)
+    """Log out; a session that is already gone is fine."""
+    try:
+        si.content.sessionManager.Logout()
+    except Exception:  # the server may be gone or the session expired: nothing left to close
+        log.debug("logout failed", exc_info=True)
 
 
 def collect(si, obj_type, properties: list[str], root=None, page_size: int = 1000) -> list[dict]:

@@ -27,6 +27,7 @@ import (
 //   - Fault on any other method: the call returns that SOAP fault.
 //   - Delay on a *_Task method: the call returns a Task in "running" at once; the real call runs
 //     after the delay and its outcome (or the fault) is copied onto that Task.
+//   - Delay on any other method: the answer (real, or the fault) comes that much later.
 type rule struct {
 	Method  string `json:"method"`
 	Match   string `json:"match,omitempty"` // substring of the SOAP request body
@@ -105,6 +106,15 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := types.ManagedObjectReference{Type: string(this[1]), Value: string(this[2])}
 	if !strings.HasSuffix(method, "_Task") {
+		time.Sleep(time.Duration(matched.DelayMS) * time.Millisecond)
+		if matched.Fault == "" {
+			c.next.ServeHTTP(w, r) // a slow call: the answer is the real one, late
+			return
+		}
+		if matched.Fault == "NotAuthenticated" {
+			// Make it true: end the caller's session, as vCenter does when a session expires.
+			c.endSession(r.Header)
+		}
 		writeFault(w, matched, ref)
 		return
 	}
@@ -173,6 +183,16 @@ func finish(task *simulator.Task, result types.AnyType, fault types.BaseMethodFa
 		{Name: "info.result", Val: result},
 		{Name: "info.error", Val: localized},
 	})
+}
+
+// endSession logs out the session that sent these headers.
+func (c *control) endSession(header http.Header) {
+	body := envelopeHead + `<Logout xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this></Logout>` + envelopeTail
+	req := httptest.NewRequest(http.MethodPost, "/sdk", strings.NewReader(body))
+	req.Header = header.Clone()
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", "urn:vim25/6.5")
+	c.next.ServeHTTP(httptest.NewRecorder(), req)
 }
 
 // forward runs the real call with the caller's session and copies its outcome onto the proxy.
@@ -307,10 +327,6 @@ func (c *control) serveControl(w http.ResponseWriter, r *http.Request) {
 				}
 				*target = n
 			}
-		}
-		if added.DelayMS > 0 && !strings.HasSuffix(added.Method, "_Task") {
-			http.Error(w, "delay applies to *_Task methods only", http.StatusBadRequest)
-			return
 		}
 		c.mu.Lock()
 		c.rules = append(c.rules, added)

@@ -10,6 +10,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/simulator/esx"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -150,6 +151,9 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 		pools = append(pools, pool)
 	}
 
+	// "VM Network" is on every host's vSwitch0; the simulator leaves its host list empty.
+	setNetworkHosts(folders.NetworkFolder.Reference(), "VM Network", allHosts)
+
 	// Shared NFS datastores: one mounted everywhere, one for the compute clusters only;
 	// and a local VMFS-like datastore on every host.
 	shared := []struct {
@@ -205,7 +209,20 @@ func (b *builder) createSwitch(networkFolder *object.Folder, name string) (*obje
 		return nil, err
 	}
 	b.counts["switches"]++
-	return object.NewDistributedVirtualSwitch(b.client, info.Result.(types.ManagedObjectReference)), nil
+	ref := info.Result.(types.ManagedObjectReference)
+	// The simulator ignores maxMtu in the create spec; VIO's data network wants jumbo frames.
+	dvs := simulator.Map.Get(ref).(*simulator.DistributedVirtualSwitch)
+	// Nor does it mark the uplink port group it creates, as vCenter does.
+	simulator.Map.WithLock(dvs, func() {
+		config := dvs.Config.(*types.VMwareDVSConfigInfo)
+		config.MaxMtu = 9000
+		if len(dvs.Portgroup) > 0 {
+			config.UplinkPortgroup = dvs.Portgroup[:1]
+			uplink := simulator.Map.Get(dvs.Portgroup[0]).(*simulator.DistributedVirtualPortgroup)
+			uplink.Config.Uplink = types.NewBool(true)
+		}
+	})
+	return object.NewDistributedVirtualSwitch(b.client, ref), nil
 }
 
 func (b *builder) createPortgroups(dvs *object.DistributedVirtualSwitch, shapes []portgroupShape) error {
@@ -306,6 +323,19 @@ func fixClusterSummary(ref types.ManagedObjectReference) {
 		summary.NumEffectiveHosts = int32(len(cluster.Host))
 		summary.NumHosts = int32(len(cluster.Host))
 	})
+}
+
+func setNetworkHosts(networkFolder types.ManagedObjectReference, name string, hosts []*object.HostSystem) {
+	folder := simulator.Map.Get(networkFolder).(*simulator.Folder)
+	network, ok := simulator.Map.FindByName(name, folder.ChildEntity).(*mo.Network)
+	if !ok {
+		return
+	}
+	refs := make([]types.ManagedObjectReference, 0, len(hosts))
+	for _, host := range hosts {
+		refs = append(refs, host.Reference())
+	}
+	simulator.Map.WithLock(network, func() { network.Host = refs })
 }
 
 func (b *builder) datastoreDir(dcName, name string) (string, error) {

@@ -1,0 +1,18 @@
+from inventory.models.connections import NsxManager, SyncRecord, VCenter
+from inventory.models.discovered import (
+    Cluster,
+    Datacenter,
+    Datastore,
+    DistributedSwitch,
+    Folder,
+    Host,
+    Network,
+    ResourcePool,
+    VmTemplate,
+)
+from inventory.models.nsx import NsxController, NsxEdge, NsxTransportZone
+
+__all__ = [
+    "Cluster", "Datacenter", "Datastore", "DistributedSwitch", "Folder", "Host", "Network", "NsxController",
+    "NsxEdge", "NsxManager", "NsxTransportZone", "ResourcePool", "SyncRecord", "VCenter", "VmTemplate",
+]

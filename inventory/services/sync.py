@@ -1,0 +1,149 @@
+"""Inventory syncs: never two at once for one vCenter or NSX Manager; each replaces the stored
+picture in one transaction, so readers see the old picture or the new one, never a mix."""
+
+import logging
+import ssl
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory.choices import ConnectionStatus, SyncState
+from inventory.clients.errors import CertificateChanged, ConnectionProblem, InvalidCredentials
+from inventory.clients.tls import fetch_certificate
+from inventory.models import NsxManager, SyncRecord, VCenter
+from inventory.services import endpoints, snapshot_store
+
+log = logging.getLogger(__name__)
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.VIO_SYNC_STALE_SECONDS)
+
+
+def request_sync(endpoint) -> bool:
+    """Queue a sync unless one is already queued or running. Returns whether one was queued."""
+    from inventory import tasks
+
+    if not endpoint.is_pinned:
+        return False
+    model = type(endpoint)
+    stale = _stale_before()
+    queued = (
+        model.objects.filter(pk=endpoint.pk)
+        .filter(
+            Q(sync_state=SyncState.IDLE)
+            | Q(sync_state=SyncState.QUEUED, sync_requested_at__lt=stale)
+            | Q(sync_state=SyncState.RUNNING, sync_started_at__lt=stale)
+        )
+        .update(sync_state=SyncState.QUEUED, sync_requested_at=timezone.now())
+    )
+    if queued:
+        task = tasks.sync_vcenter if model is VCenter else tasks.sync_nsx_manager
+        transaction.on_commit(lambda: task.delay(endpoint.pk))
+    endpoint.refresh_from_db(fields=["sync_state", "sync_requested_at"])
+    return bool(queued)
+
+
+def _claim(model, pk) -> bool:
+    """Atomically move a queued (or abandoned) sync to running; False if another holds it."""
+    return (
+        model.objects.filter(pk=pk)
+        .exclude(certificate_sha256="")
+        .filter(Q(sync_state__in=[SyncState.IDLE, SyncState.QUEUED]) | Q(sync_state=SyncState.RUNNING, sync_started_at__lt=_stale_before()))
+        .update(sync_state=SyncState.RUNNING, sync_started_at=timezone.now())
+        == 1
+    )
+
+
+def _finish(endpoint, record: SyncRecord, error: str = "") -> None:
+    now = timezone.now()
+    record.finished_at, record.ok, record.error = now, not error, error
+    record.save()
+    endpoint.sync_state = SyncState.IDLE
+    endpoint.last_sync_error = error
+    fields = ["sync_state", "last_sync_error", "updated_at"]
+    if not error:
+        endpoint.last_synced_at = now
+        endpoint.status, endpoint.status_code, endpoint.status_message = ConnectionStatus.CONNECTED, "", ""
+        fields += ["last_synced_at", "status", "status_code", "status_message"]
+    endpoint.save(update_fields=fields)
+
+
+def _run(model, pk, read_and_store) -> SyncRecord | None:
+    if not _claim(model, pk):
+        log.info("%s %s: a sync is already running; this one is skipped", model.__name__, pk)
+        return None
+    endpoint = model.objects.get(pk=pk)
+    record = SyncRecord.objects.create(started_at=timezone.now(), **{"vcenter" if model is VCenter else "nsx_manager": endpoint})
+    try:
+        read_and_store(endpoint, record)
+    except ConnectionProblem as exc:
+        endpoints._record_problem(endpoint, exc)
+        endpoint.save(update_fields=["status", "status_code", "status_message", "presented_certificate", "updated_at"])
+        _finish(endpoint, record, str(exc))
+    except Exception as exc:
+        log.exception("sync of %s failed", endpoint)
+        _finish(endpoint, record, f"The sync failed unexpectedly ({exc.__class__.__name__}); see the worker log.")
+        raise
+    else:
+        _finish(endpoint, record)
+    return record
+
+
+def sync_vcenter(vcenter_id: int) -> SyncRecord | None:
+    return _run(VCenter, vcenter_id, _read_and_store_vcenter)
+
+
+def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
+    from pyVmomi import vim
+
+    from inventory.clients import sessions
+    from inventory.clients.vsphere_inventory import read_inventory
+
+    credentials = credentials_for(vcenter)
+    si = sessions.session_for(credentials)
+    try:
+        snapshot = read_inventory(si)
+    except ssl.SSLCertVerificationError:
+        # A kept-alive session met a new certificate on a new connection: refuse, and say so.
+        sessions.forget(credentials)
+        presented = fetch_certificate(vcenter.host, vcenter.port).sha256
+        raise CertificateChanged(vcenter.host, vcenter.port, vcenter.certificate_sha256, presented) from None
+    except vim.fault.InvalidLogin:
+        # Logging in again failed: the password was changed in vCenter.
+        sessions.forget(credentials)
+        raise InvalidCredentials(
+            f"vCenter {vcenter.host} no longer accepts the password of '{vcenter.username}'. Update it here."
+        ) from None
+    record.round_trips = snapshot.round_trips
+    record.counts = snapshot_store.store_vcenter_snapshot(vcenter, snapshot)
+
+
+def credentials_for(vcenter: VCenter):
+    from inventory.clients.vsphere import VCenterCredentials
+
+    return VCenterCredentials(vcenter.host, vcenter.port, vcenter.username, vcenter.password.reveal(), vcenter.certificate_sha256)
+
+
+def sync_nsx_manager(manager_id: int) -> SyncRecord | None:
+    return _run(NsxManager, manager_id, _read_and_store_nsx)
+
+
+def _read_and_store_nsx(manager: NsxManager, record: SyncRecord) -> None:
+    client = endpoints.nsx_client(manager)
+    try:
+        record.counts = snapshot_store.store_nsx_snapshot(manager, client)
+    finally:
+        client.close()
+
+
+def sync_all() -> int:
+    """Queue a sync of every connection whose certificate is pinned (beat, periodically)."""
+    queued = 0
+    for model in (VCenter, NsxManager):
+        for endpoint in model.objects.exclude(certificate_sha256=""):
+            queued += request_sync(endpoint)
+    return queued
