@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,19 +17,8 @@ class SimulatorError(RuntimeError):
     pass
 
 
-@dataclass
-class RunningVcsim:
+class StoppableProcess:
     process: subprocess.Popen
-    url: str
-    host: str
-    port: int
-    username: str
-    password: str
-    fingerprint: str
-    control_url: str
-    inventory: dict
-    startup_seconds: float
-    stderr_lines: list[str] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, then wait; returns the exit code (0 on a clean stop)."""
@@ -42,19 +32,13 @@ class RunningVcsim:
         return self.process.returncode
 
 
-def start_vcsim(*args: str, username="administrator@vsphere.local", password="VMware1!", timeout=120.0) -> RunningVcsim:
-    """Start var/bin/vcsim with extra flags and wait for its ready line."""
-    if not VCSIM_BINARY.exists():
-        raise SimulatorError(f"{VCSIM_BINARY} is missing: build it with `make vcsim`.")
-    process = subprocess.Popen(
-        [str(VCSIM_BINARY), "-listen", "127.0.0.1:0", "-username", username, "-password", password, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _spawn(command: list[str], what: str, timeout: float, env: dict | None = None) -> tuple[subprocess.Popen, dict, list]:
+    """Start a simulator and wait for the one JSON line it prints when ready."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr_lines: list[str] = []
     # Drain stderr so a chatty simulator never blocks on a full pipe.
-    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
+    drain = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    drain.start()
     ready: dict = {}
     reader = threading.Thread(target=lambda: ready.update(json.loads(process.stdout.readline() or "{}")), daemon=True)
     reader.start()
@@ -62,7 +46,34 @@ def start_vcsim(*args: str, username="administrator@vsphere.local", password="VM
     if not ready:
         process.kill()
         process.wait()
-        raise SimulatorError("vcsim did not become ready:\n" + "".join(stderr_lines[-20:]))
+        drain.join(5)  # its last words (why it could not start) are the useful part
+        raise SimulatorError(f"{what} did not become ready:\n" + "".join(stderr_lines[-20:]))
+    return process, ready, stderr_lines
+
+
+@dataclass
+class RunningVcsim(StoppableProcess):
+    process: subprocess.Popen
+    url: str
+    host: str
+    port: int
+    username: str
+    password: str
+    fingerprint: str
+    control_url: str
+    inventory: dict
+    startup_seconds: float
+    stderr_lines: list[str] = field(default_factory=list)
+
+
+def start_vcsim(*args: str, username="administrator@vsphere.local", password="VMware1!", timeout=120.0) -> RunningVcsim:
+    """Start var/bin/vcsim with extra flags and wait for its ready line."""
+    if not VCSIM_BINARY.exists():
+        raise SimulatorError(f"{VCSIM_BINARY} is missing: build it with `make vcsim`.")
+    process, ready, stderr_lines = _spawn(
+        [str(VCSIM_BINARY), "-listen", "127.0.0.1:0", "-username", username, "-password", password, *args],
+        "vcsim", timeout,
+    )
     return RunningVcsim(
         process=process,
         url=ready["url"],
@@ -77,3 +88,43 @@ def start_vcsim(*args: str, username="administrator@vsphere.local", password="VM
         stderr_lines=stderr_lines,
     )
 
+
+# --- the NSX-v Manager emulator (simulators/nsxv) ------------------------------------------------
+
+
+@dataclass
+class RunningNsxv(StoppableProcess):
+    process: subprocess.Popen
+    url: str
+    host: str
+    port: int
+    username: str
+    password: str
+    fingerprint: str
+    control_url: str
+    version: str
+    stderr_lines: list[str] = field(default_factory=list)
+
+
+def start_nsxv(vcenter: RunningVcsim, *args: str, username="admin", password="VMware1!VMware1!", timeout=60.0) -> RunningNsxv:
+    """Start `python -m simulators.nsxv` against a running vCenter simulator and wait for its ready line."""
+    # Passwords go through the environment, not argv, so they never show in `ps`.
+    env = dict(os.environ, NSXV_PASSWORD=password, NSXV_VCENTER_PASSWORD=vcenter.password)
+    process, ready, stderr_lines = _spawn(
+        [sys.executable, "-m", "simulators.nsxv",
+         "--vcenter-host", vcenter.host, "--vcenter-port", str(vcenter.port), "--vcenter-user", vcenter.username,
+         "--vcenter-fingerprint", vcenter.fingerprint, "--username", username, *args],
+        "the NSX-v emulator", timeout, env,
+    )
+    return RunningNsxv(
+        process=process,
+        url=ready["url"],
+        host=ready["host"],
+        port=int(ready["port"]),
+        username=username,
+        password=password,
+        fingerprint=ready["fingerprint_sha256"],
+        control_url=ready["control_url"],
+        version=ready["version"],
+        stderr_lines=stderr_lines,
+    )

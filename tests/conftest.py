@@ -172,3 +172,98 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+# === NSX-v Manager emulator (simulators/nsxv) ================================================
+# Fixtures: nsxv (one emulator for the session, on the session's vcsim), nsxv_factory (fresh
+# emulators with other flags), nsxv_faults (the session emulator, its fault rules cleared after).
+
+
+class NsxvHandle:
+    """A running NSX-v emulator, raw HTTPS access over its pinned certificate, and its control endpoint."""
+
+    def __init__(self, running):
+        self.running = running
+        for name in ("url", "host", "port", "username", "password", "fingerprint", "control_url", "version"):
+            setattr(self, name, getattr(running, name))
+        self.certificate_der = fetch_certificate(self.host, self.port).der
+        self._context = context_trusting(self.certificate_der)
+
+    def request(self, verb: str, path: str, headers: dict | None = None, auth: tuple[str, str] | None = None):
+        """(status, headers, body bytes); Basic auth with the emulator's credentials unless auth=("", "")."""
+        import base64
+
+        user, password = auth if auth is not None else (self.username, self.password)
+        all_headers = dict(headers or {})
+        if user or password:
+            all_headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self._context, timeout=30)
+        try:
+            conn.request(verb, path, headers=all_headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def control(self, verb: str, endpoint: str = "/emulator/faults", **params) -> tuple[int, str]:
+        query = urllib.parse.urlencode(params)
+        status, _, body = self.request(verb, endpoint + (f"?{query}" if query else ""), auth=("", ""))
+        return status, body.decode()
+
+    def inject(self, **params) -> None:
+        status, body = self.control("POST", **params)
+        assert status == 201, body
+
+    def clear_faults(self) -> None:
+        status, body = self.control("DELETE")
+        assert status == 204, body
+
+    def set_version(self, version: str) -> None:
+        status, body = self.control("POST", endpoint="/emulator/version", version=version)
+        assert status == 200, body
+
+    def client(self, **overrides):
+        from inventory.clients.nsx import NsxClient
+
+        kwargs = dict(host=self.host, port=self.port, username=self.username, password=self.password,
+                      fingerprint=self.fingerprint)
+        kwargs.update(overrides)
+        return NsxClient(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def nsxv(vcsim):
+    """One emulator for the session, built from the session's vcsim, with 7 edges."""
+    from simulators.launcher import start_nsxv
+
+    running = start_nsxv(vcsim.running, "--edges", "7")
+    yield NsxvHandle(running)
+    running.stop()
+
+
+@pytest.fixture
+def nsxv_factory(vcsim):
+    """Start fresh emulators (other flags, or another vcsim via vcenter=handle); all stopped after the test."""
+    from simulators.launcher import start_nsxv
+
+    started = []
+
+    def start(*args, vcenter=None, **kwargs):
+        running = start_nsxv((vcenter or vcsim).running, *args, **kwargs)
+        started.append(running)
+        return NsxvHandle(running)
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def nsxv_faults(nsxv):
+    """The session emulator for a test that injects faults or changes its version; restored after."""
+    yield nsxv
+    nsxv.clear_faults()
+    nsxv.set_version(nsxv.version)
+
+
+# === end of the NSX-v Manager emulator section =================================================

@@ -39,3 +39,38 @@ class InvalidCredentials(ConnectionProblem):
 
 class NotAVCenter(ConnectionProblem):
     code = "not_a_vcenter"
+
+
+# --- NSX-v Manager ------------------------------------------------------------------------------
+
+
+class NotAnNsxManager(ConnectionProblem):
+    code = "not_an_nsx_manager"
+
+
+class UnsupportedNsxVersion(ConnectionProblem):
+    code = "unsupported_nsx_version"
+
+
+class NsxApiError(ConnectionProblem):
+    """NSX Manager answered a request with an error: its status, NSX's own code, module and details."""
+
+    code = "nsx_api_error"
+
+    def __init__(self, status: int, error_code: int | None, module: str | None, details: str, *, action: str, host: str):
+        self.status, self.error_code, self.module, self.details = status, error_code, module, details
+        self.action, self.host = action, host
+        if error_code is None:
+            origin = "without an NSX error body"
+        else:
+            origin = f"NSX error {error_code}" + (f" ({module})" if module else "")
+        super().__init__(f"{action} from NSX Manager {host} failed with HTTP {status}, {origin}: {details} {self.advice()}")
+
+    def advice(self) -> str:
+        if self.status == 403:
+            return "The NSX user lacks the permission: give it the Enterprise Administrator role, or use another user."
+        if self.status == 404:
+            return "The object does not exist on this NSX Manager: check the ID, or re-read the inventory."
+        if 400 <= self.status < 500:
+            return "Check the values sent; NSX's details above say which one it refused."
+        return "NSX Manager could not serve the request: check its health (appliance management UI) and retry."

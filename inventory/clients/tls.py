@@ -51,6 +51,8 @@ def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> Certificat
         socket.getaddrinfo(host, port)
     except socket.gaierror as exc:
         raise DnsFailure(f"The name {host} does not resolve ({exc.strerror}). Check the address and DNS.") from exc
+    except UnicodeError as exc:  # a label over 63 characters fails Python's IDNA codec
+        raise DnsFailure(f"{host} is not a valid host name: {exc.reason}. Check the address.") from exc
     try:
         pem = ssl.get_server_certificate((host, port), timeout=timeout)
     except (ConnectionRefusedError, TimeoutError, socket.timeout) as exc:

@@ -1,0 +1,181 @@
+"""NSX Edges: services gateways and logical routers placed on the vCenter's Edge cluster.
+
+The list, summary and status follow the RAML examples; the detail (no example in the RAML) uses
+elements of the nsxEdgesCreate/nsxEdgeUpdate schemas.
+"""
+
+import time
+from dataclasses import dataclass
+
+from simulators.nsxv.common import BAD_PARAMETER, MAX_PAGE_SIZE, not_found
+from simulators.nsxv.render import Document, NsxFault
+from simulators.nsxv.vcenter import VcenterInventory, VcObject
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: str
+    name: str
+    type: str  # gatewayServices | distributedRouter
+    host: str
+    datastore: VcObject | None
+    uplink: VcObject | None
+    index: int
+
+
+def make_edges(vcenter: VcenterInventory, count: int) -> list[Edge]:
+    edge_cluster = vcenter.edge_cluster
+    hosts = list(edge_cluster.hosts) if edge_cluster else [h.moid for h in vcenter.hosts]
+    datastores = vcenter.datastores
+    datastore = next((d for d in datastores if d.name == "vio-shared-nfs"), datastores[0] if datastores else None)
+    uplink = next((p for p in vcenter.portgroups if p.name == "VIO-External"), None)
+    edges = []
+    for n in range(1, count + 1):
+        # Every third edge is a distributed (logical) router, as in a VIO cloud with DVR.
+        kind = "distributedRouter" if n % 3 == 0 else "gatewayServices"
+        name = f"vio-{'dlr' if kind == 'distributedRouter' else 'esg'}-{n:02d}"
+        edges.append(Edge(f"edge-{n}", name, kind, hosts[(n - 1) % len(hosts)] if hosts else "", datastore, uplink, n))
+    return edges
+
+
+class EdgeDocuments:
+    """Mixed into NsxModel: needs vcenter, version, edges, started_ms and _managed_object()."""
+
+    def edge(self, edge_id: str) -> Edge:
+        found = next((e for e in self.edges if e.id == edge_id), None)
+        if found is None:
+            raise not_found(edge_id)
+        return found
+
+    def _edge_summary(self, edge: Edge) -> dict:
+        v, dc = self.version, self.vcenter.datacenter
+        edge_cluster = self.vcenter.edge_cluster
+        appliances = {
+            "vmVersion": str(v),
+            "vmBuildInfo": f"{v}-{v.build}",
+            "applianceSize": "compact",
+            "fqdn": edge.name,
+            "numberOfDeployedVms": 1,
+            "activeVseHaIndex": 0,
+            "hostMoidOfActiveVse": edge.host,
+            "resourcePoolMoidOfActiveVse": edge_cluster.resource_pool if edge_cluster else "",
+            "dataStoreMoidOfActiveVse": edge.datastore.moid if edge.datastore else "",
+            "dataStoreNameOfActiveVse": edge.datastore.name if edge.datastore else "",
+            "statusFromVseUpdatedOn": self.started_ms,
+            "communicationChannel": "msgbus",
+            "deployAppliances": True,
+            "enableFips": False,
+        }
+        return {
+            **self._managed_object(VcObject(edge.id, edge.name, "Edge"), edge.index, scoped=False),
+            "id": edge.id,
+            "state": "deployed",
+            "edgeType": edge.type,
+            "datacenterMoid": dc.moid,
+            "datacenterName": dc.name,
+            "tenantId": "default",
+            "apiVersion": "4.0",
+            "edgeStatus": "GREEN",
+            "numberOfConnectedVnics": 1 if edge.uplink and edge.type == "gatewayServices" else 0,
+            "appliancesSummary": appliances,
+            "hypervisorAssist": False,
+            "localEgressEnabled": False,
+        }
+
+    def edge_page(self, start_index: int, page_size: int, datacenter: str | None, tenant: str | None) -> Document:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise NsxFault(
+                400, BAD_PARAMETER, f"pageSize {page_size} is out of range: allowed 1-{MAX_PAGE_SIZE}.", "vShield Edge"
+            )
+        if start_index < 0:
+            raise NsxFault(400, BAD_PARAMETER, f"startIndex {start_index} must not be negative.", "vShield Edge")
+        edges = [
+            e
+            for e in self.edges
+            if (datacenter is None or datacenter == self.vcenter.datacenter.moid) and tenant in (None, "default")
+        ]
+        page = edges[start_index : start_index + page_size]
+        paging = {
+            "pageSize": page_size,
+            "startIndex": start_index,
+            "totalCount": len(edges),
+            "sortOrderAscending": True,
+            "sortBy": "id",
+        }
+        # JSON form as vmware-nsx reads it: {"edgePage": {"data": [...], "pagingInfo": {...}}}.
+        return Document(
+            "pagedEdgeList",
+            {"edgePage": {"pagingInfo": paging, "edgeSummary": [self._edge_summary(e) for e in page]}},
+            json_names={"edgeSummary": "data"},
+        )
+
+    def edge_detail(self, edge_id: str) -> Document:
+        edge = self.edge(edge_id)
+        edge_cluster = self.vcenter.edge_cluster
+        role = "logical router" if edge.type == "distributedRouter" else "services gateway"
+        body = {
+            "id": edge.id,
+            "description": f"VIO {role} {edge.index}",
+            "datacenterMoid": self.vcenter.datacenter.moid,
+            "name": edge.name,
+            "type": edge.type,
+            "tenant": "default",
+            "fqdn": edge.name,
+            "vseLogLevel": "info",
+            "enableAesni": True,
+            "enableFips": False,
+            "appliances": {
+                "applianceSize": "compact",
+                "appliance": [
+                    {
+                        "resourcePoolId": edge_cluster.resource_pool if edge_cluster else "",
+                        "datastoreId": edge.datastore.moid if edge.datastore else "",
+                        "hostId": edge.host,
+                    }
+                ],
+            },
+        }
+        if edge.type == "gatewayServices" and edge.uplink:
+            # TEST-NET-1 addresses (RFC 5737): data only, never a network target.
+            body["vnics"] = {
+                "vnic": [
+                    {
+                        "index": 0,
+                        "name": "uplink",
+                        "type": "uplink",
+                        "portgroupId": edge.uplink.moid,
+                        "addressGroups": {
+                            "addressGroup": [
+                                {"primaryAddress": f"192.0.2.{10 + edge.index % 240}", "subnetMask": "255.255.255.0"}
+                            ]
+                        },
+                        "mtu": 1500,
+                        "isConnected": True,
+                    }
+                ]
+            }
+        body["cliSettings"] = {"userName": "admin", "remoteAccess": False}
+        body["autoConfiguration"] = {"enabled": True, "rulePriority": "high"}
+        return Document("edge", body)
+
+    def edge_summary(self, edge_id: str) -> Document:
+        return Document("edgeSummary", self._edge_summary(self.edge(edge_id)))
+
+    def edge_status(self, edge_id: str) -> Document:
+        edge = self.edge(edge_id)
+        return Document(
+            "edgeStatus",
+            {
+                "timestamp": int(time.time() * 1000),
+                "systemStatus": "good",
+                "activeVseHaIndex": 0,
+                "edgeStatus": "GREEN",
+                "publishStatus": "APPLIED",
+                "version": edge.index + 1,
+                "edgeVmStatus": {
+                    "edgeVmStatus": [
+                        {"edgeVMStatus": "GREEN", "haState": "active", "index": 0, "name": f"{edge.name}-0"}
+                    ]
+                },
+            },
+        )
