@@ -15,6 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 
+# A name that fails to resolve without a packet leaving the machine: a .invalid name alone would still
+# be sent to the configured DNS server. At 255 characters it exceeds DNS's wire limit, so the system
+# resolver refuses it locally (checked with strace), yet it fits the 255-character host fields.
+UNRESOLVABLE_HOST = (".".join(["vcenter-" + "x" * 54] * 4) + ".invalid")[-255:].lstrip(".-")
+
+
 def self_signed(directory: Path, name: str = "web.example.test") -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

@@ -24,7 +24,8 @@ def test_pages_redirect_anonymous_users_to_login(client):
 def test_api_refuses_anonymous_users_in_json(client, path):
     response = client.get(path)
     assert response.status_code in (401, 403)
-    assert response.json()["detail"].startswith("Authentication credentials were not provided")
+    body = response.json()
+    assert body["code"] == "not_authenticated" and body["message"].startswith("Authentication credentials were not provided")
 
 
 def test_logged_in_user_sees_the_overview_and_the_api(client, admin_user_credentials):

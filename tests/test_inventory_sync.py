@@ -14,7 +14,7 @@ from inventory.clients.vsphere import collect, disconnect, wait_for_tasks
 from inventory.services import endpoints, sync
 from inventory.services.errors import CertificateNotReviewed, ServiceError
 
-from tests.helpers_servers import free_port, https_server  # noqa: F401  (fixtures)
+from tests.helpers_servers import UNRESOLVABLE_HOST, free_port, https_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_wrong_password_is_a_clear_error_status(vcsim):
     assert "user name or password" in vcenter.status_message and "not-the-password" not in vcenter.status_message
 
 
-@pytest.mark.parametrize("host,port,code", [("vcenter.invalid", 443, "dns_failure"), ("127.0.0.1", 9, "host_unreachable")])
+@pytest.mark.parametrize("host,port,code", [(UNRESOLVABLE_HOST, 443, "dns_failure"), ("127.0.0.1", 9, "host_unreachable")])
 def test_bad_addresses_are_refused_with_distinct_errors(host, port, code):
     with pytest.raises(ServiceError) as caught:
         endpoints.register(m.VCenter, name="vc", host=host, port=port, username="u", password="p")

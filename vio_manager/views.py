@@ -13,7 +13,11 @@ def home(request):
 @api_view(["GET"])
 def api_root(request, format=None):
     """The API's entry point: links to each collection (more arrive with each feature)."""
-    return Response({"health": reverse("api-health", request=request, format=format)})
+    return Response({
+        "vcenters": reverse("api-vcenter-list", request=request, format=format),
+        "nsx_managers": reverse("api-nsx-manager-list", request=request, format=format),
+        "health": reverse("api-health", request=request, format=format),
+    })
 
 
 @api_view(["GET"])

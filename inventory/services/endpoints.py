@@ -135,7 +135,7 @@ def nsx_client(manager: NsxManager):
 def _nsx_version(manager: NsxManager) -> str:
     client = nsx_client(manager)
     try:
-        return str(client.version())
+        return client.version().number
     finally:
         client.close()
 

@@ -1,5 +1,7 @@
 """Store what a sync read, replacing the previous picture of that vCenter or NSX Manager."""
 
+from datetime import datetime
+
 from django.db import transaction
 
 from inventory import models as m
@@ -127,7 +129,7 @@ def store_nsx_snapshot(manager, client) -> dict:
     m.NsxController.objects.bulk_create([
         m.NsxController(manager=manager, object_id=c.id, name=c.name or "", ip_address=c.ip_address or "",
                         status=c.status or "") for c in controllers])
-    manager.version = str(version)
+    manager.version = version.number
     manager.vds_contexts = [context_as_dict(c) for c in vds]
     manager.fabric = {moid: status_as_dict(status) for moid, status in fabric.items()}
     manager.registration = context_as_dict(registration)
@@ -136,9 +138,10 @@ def store_nsx_snapshot(manager, client) -> dict:
 
 
 def context_as_dict(value) -> dict:
-    from dataclasses import asdict, is_dataclass
+    """A client dataclass as JSON-ready data (datetimes as ISO 8601 text)."""
+    from dataclasses import asdict
 
-    return asdict(value) if is_dataclass(value) else dict(value)
+    return {key: item.isoformat() if isinstance(item, datetime) else item for key, item in asdict(value).items()}
 
 
 def status_as_dict(value) -> dict:
