@@ -3,16 +3,15 @@
 pyvmomi turns every element of a response into a Python object through Python-level SAX handlers;
 for a whole-inventory read (tens of thousands of host/datastore/network references) that costs
 seconds. Here the request is still built and sent by pyvmomi's own stub (same connection pool,
-session cookie and pinned TLS context), but the response is streamed through ElementTree's C
-parser and each object is turned into plain values, then dropped: fast, and flat in memory.
+session cookie and pinned TLS context), but the response is streamed through lxml and each
+object is turned into plain values, then dropped: fast, and flat in memory.
 """
 
 import gzip
 import http.client
 import zlib
 from io import BytesIO
-from xml.etree.ElementTree import XMLPullParser
-
+from lxml import etree
 from pyVmomi import SoapAdapter, vim, vmodl
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -102,25 +101,27 @@ def _invoke_raw(collector, method: str, args: list) -> bytes:
 
 def _parse(payload: bytes, on_object) -> str | None:
     """Stream the response; call on_object(type, moid, {property: value}) for each object.
-    Returns the continuation token, if any."""
-    parser = XMLPullParser(events=("end",))
+    Returns the continuation token, if any.
+
+    lxml's iterparse hands over only the <objects> and <token> elements (filtered in C), and each
+    object is freed once read, so memory stays flat whatever the inventory's size. Entities are
+    not resolved and nothing is fetched from the network."""
     token = None
-    view = memoryview(payload)
-    for start in range(0, len(payload), 1 << 20):
-        parser.feed(view[start : start + (1 << 20)])
-        for _, element in parser.read_events():
-            tag = element.tag
-            if tag == VIM + "objects":
-                obj = element.find(VIM + "obj")
-                props = {}
-                for prop in element.findall(VIM + "propSet"):
-                    val = prop.find(VIM + "val")
-                    props[prop.findtext(VIM + "name")] = None if val is None else _value(val)
-                on_object(obj.get("type"), obj.text, props)
-                element.clear()
-            elif tag == VIM + "token":
-                token = element.text
-    parser.close()
+    events = etree.iterparse(BytesIO(payload), events=("end",), tag=(VIM + "objects", VIM + "token"),
+                             resolve_entities=False, no_network=True, huge_tree=False)
+    for _, element in events:
+        if element.tag == VIM + "token":
+            token = element.text
+            continue
+        obj = element.find(VIM + "obj")
+        props = {}
+        for prop in element.iterfind(VIM + "propSet"):
+            val = prop.find(VIM + "val")
+            props[prop.findtext(VIM + "name")] = None if val is None else _value(val)
+        on_object(obj.get("type"), obj.text, props)
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
     return token
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from inventory import models as m
 
@@ -80,21 +80,32 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
         if moid in clusters:
             members = {h for h, host in snap.hosts.items() if host["cluster"] == moid}
             clusters_by_dc.setdefault(c["datacenter"], []).append((clusters[moid], members))
-    m.Datastore.clusters.through.objects.bulk_create([
-        m.Datastore.clusters.through(datastore_id=datastores[moid].pk, cluster_id=cluster.pk)
+    _insert_pairs(m.Datastore.clusters.through, "datastore_id", [
+        (datastores[moid].pk, cluster.pk)
         for moid, d in snap.datastores.items() if moid in datastores
         for cluster in _covering_clusters(d["hosts"], clusters_by_dc, d["datacenter"])
-    ], batch_size=2000)
-    m.Network.clusters.through.objects.bulk_create([
-        m.Network.clusters.through(network_id=networks[moid].pk, cluster_id=cluster.pk)
+    ])
+    _insert_pairs(m.Network.clusters.through, "network_id", [
+        (networks[moid].pk, cluster.pk)
         for moid, n in snap.networks.items() if moid in networks
         for cluster in _covering_clusters(n["hosts"], clusters_by_dc, n["datacenter"])
-    ], batch_size=2000)
+    ])
     return {
         "datacenters": len(datacenters), "clusters": len(clusters), "hosts": len(snap.hosts),
         "datastores": len(datastores), "networks": len(networks), "switches": len(switches),
         "resource_pools": len(snap.resource_pools), "folders": len(snap.folders), "templates": len(snap.templates),
     }
+
+
+def _insert_pairs(through, left_column: str, pairs: list[tuple[int, int]]) -> None:
+    """Insert many-to-many rows with one executemany: thousands of them at scale, and building a
+    model instance per row would cost more than the whole vCenter read."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(through._meta.db_table)
+    columns = f"{connection.ops.quote_name(left_column)}, {connection.ops.quote_name('cluster_id')}"
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES (%s, %s)", pairs)
 
 
 def snap_datacenter_of_folder(snap, moid: str) -> str | None:

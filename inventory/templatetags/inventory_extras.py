@@ -1,4 +1,5 @@
 from django import template
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -13,8 +14,11 @@ def gib(value) -> str:
     return f"{(value or 0) / 2**30:,.0f} GiB"
 
 
-@register.inclusion_tag("inventory/_bar.html")
+@register.simple_tag
 def usage_bar(percent, label=""):
+    """A capacity bar; a simple tag rather than an included template: pages draw hundreds."""
     percent = max(0.0, min(float(percent or 0), 100.0))
     level = "err" if percent >= 90 else "warn" if percent >= 75 else "ok"
-    return {"percent": percent, "level": level, "label": label}
+    text = f"{label} {percent:.0f}% used"
+    return format_html('<div class="bar" title="{}" role="img" aria-label="{}"><span class="fill {}" style="width: {}%"></span></div>',
+                       text, text, level, f"{percent:.1f}")

@@ -184,6 +184,9 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 		}
 	}
 
+	// Each host's mount added the shared datastore to the folder again; vCenter lists it once.
+	dedupeChildren(folders.DatastoreFolder.Reference())
+
 	if vio {
 		if err := b.createTemplate(folders.VmFolder, pools[0], "ubuntu-16.04-vio-template"); err != nil {
 			return fmt.Errorf("template: %w", err)
@@ -336,6 +339,21 @@ func setNetworkHosts(networkFolder types.ManagedObjectReference, name string, ho
 		refs = append(refs, host.Reference())
 	}
 	simulator.Map.WithLock(network, func() { network.Host = refs })
+}
+
+func dedupeChildren(ref types.ManagedObjectReference) {
+	folder := simulator.Map.Get(ref).(*simulator.Folder)
+	simulator.Map.WithLock(folder, func() {
+		seen := make(map[types.ManagedObjectReference]bool, len(folder.ChildEntity))
+		unique := folder.ChildEntity[:0]
+		for _, child := range folder.ChildEntity {
+			if !seen[child] {
+				seen[child] = true
+				unique = append(unique, child)
+			}
+		}
+		folder.ChildEntity = unique
+	})
 }
 
 func (b *builder) datastoreDir(dcName, name string) (string, error) {
