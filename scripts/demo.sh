@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: VIO Manager on the bundled simulators, with nothing but Python and Go.
-# Web on http://127.0.0.1:8000, a Celery worker (with beat), the vCenter simulator on 127.0.0.1:8989.
+# Web on http://127.0.0.1:8000, a Celery worker (with beat), the vCenter simulator on 127.0.0.1:8989
+# and the NSX-v Manager emulator on 127.0.0.1:8990.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +11,11 @@ export VIO_HTTPS=0                       # plain HTTP, on loopback only
 export DJANGO_ALLOWED_HOSTS=${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}
 WEB=${VIO_DEMO_WEB:-127.0.0.1:8000}
 VCSIM_LISTEN=${VIO_DEMO_VCSIM:-127.0.0.1:8989}
+NSXV_LISTEN=${VIO_DEMO_NSXV:-127.0.0.1:8990}
+DEMO_PASSWORD=VMware1!          # the simulators' administrator password (both)
 # Visible progress for the deployment steps (milliseconds each call stays "running").
 VCSIM_DELAYS=${VIO_DEMO_TASK_DELAY:-CloneVM_Task=4000,PowerOnVM_Task=2000,CustomizeVM_Task=1500,ReconfigureComputeResource_Task=1000}
-mkdir -p var/log var/vcsim
+mkdir -p var/log var/vcsim var/nsxv
 
 pids=()
 stop_all() {
@@ -35,6 +38,16 @@ var/bin/vcsim -listen "$VCSIM_LISTEN" -cert var/vcsim/cert.pem -key var/vcsim/ke
 pids+=($!)
 for _ in $(seq 1 100); do [ -s var/vcsim/ready.json ] && break; sleep 0.1; done
 [ -s var/vcsim/ready.json ] || { echo "The vCenter simulator did not start: see var/log/vcsim.log" >&2; exit 1; }
+vcsim_fingerprint=$($PY -c 'import json; print(json.load(open("var/vcsim/ready.json"))["fingerprint_sha256"])')
+
+# The NSX-v Manager emulator, consistent with the simulated vCenter (its cluster and switch ids).
+NSXV_PASSWORD=$DEMO_PASSWORD NSXV_VCENTER_PASSWORD=$DEMO_PASSWORD $PY -m simulators.nsxv \
+  --vcenter-host "${VCSIM_LISTEN%:*}" --vcenter-port "${VCSIM_LISTEN##*:}" \
+  --vcenter-user administrator@vsphere.local --vcenter-fingerprint "$vcsim_fingerprint" \
+  --listen "$NSXV_LISTEN" --cert var/nsxv/cert.pem --key var/nsxv/key.pem > var/nsxv/ready.json 2> var/log/nsxv.log &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s var/nsxv/ready.json ] && break; sleep 0.1; done
+[ -s var/nsxv/ready.json ] || { echo "The NSX-v emulator did not start: see var/log/nsxv.log" >&2; exit 1; }
 
 $PY -m celery -A vio_manager worker --beat --concurrency 2 --loglevel INFO > var/log/worker.log 2>&1 &
 pids+=($!)
@@ -53,19 +66,24 @@ else:
     sys.exit("The web server did not answer: see var/log/web.log")
 PYCHECK
 
-$PY - <<'PYINFO'
-import json
-ready = json.load(open("var/vcsim/ready.json"))
+$PY - "$DEMO_PASSWORD" <<'PYINFO'
+import json, sys
+vc, nsx = json.load(open("var/vcsim/ready.json")), json.load(open("var/nsxv/ready.json"))
 print(f"""
-  vCenter simulator   {ready['url']}
-    user / password   {ready['username']} / VMware1!
-    SHA-256           {ready['fingerprint_sha256']}""")
+  vCenter simulator   {vc['host']} port {vc['port']}
+    user / password   {vc['username']} / {sys.argv[1]}
+    SHA-256           {vc['fingerprint_sha256']}
+  NSX-v emulator      {nsx['host']} port {nsx['port']} (NSX {nsx['version']})
+    user / password   {nsx['username']} / {sys.argv[1]}
+    SHA-256           {nsx['fingerprint_sha256']}""")
 PYINFO
 cat <<INFO
 
   VIO Manager         http://$WEB/
 $admin_lines
-  Logs                var/log/web.log, var/log/worker.log, var/log/vcsim.log
+  Logs                var/log/ (web, worker, vcsim, nsxv)
+
+Start at vCenters -> Add vCenter with the simulator's address above.
 
 Press Ctrl-C to stop.
 INFO

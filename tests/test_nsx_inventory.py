@@ -36,6 +36,7 @@ def test_register_accept_and_sync(nsxv, vcenter, vcenter_si):
     assert meets_minimum_version(manager.version)
     record = sync.sync_nsx_manager(manager.pk)
     assert record.ok, record.error
+    assert 8 <= record.round_trips <= 20  # version, zones, one edge page, controllers, VDS, 4 clusters, registration
     manager.refresh_from_db()
 
     clusters = {r["name"]: r["_obj"]._moId for r in collect(vcenter_si, vim.ClusterComputeResource, ["name"])}

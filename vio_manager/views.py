@@ -7,7 +7,13 @@ from vio_manager.services import last_answered_ping
 
 
 def home(request):
-    return render(request, "home.html", {"last_ping": last_answered_ping()})
+    from inventory.models import NsxManager, VCenter
+
+    return render(request, "home.html", {
+        "last_ping": last_answered_ping(),
+        "vcenters": VCenter.objects.order_by("name"),
+        "nsx_managers": NsxManager.objects.order_by("name"),
+    })
 
 
 @api_view(["GET"])

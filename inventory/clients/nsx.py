@@ -158,6 +158,7 @@ class NsxClient:
         self._password = password
         self._fingerprint = normalize_fingerprint(fingerprint)
         self._session: requests.Session | None = None
+        self.requests_sent = 0  # round trips, for sync records
         self.address = f"{host}:{port}"
         self._base_url = f"https://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
@@ -188,6 +189,7 @@ class NsxClient:
 
     def _request(self, path: str, action: str, params: dict | None = None) -> requests.Response:
         session = self._connect()
+        self.requests_sent += 1
         try:
             response = session.get(self._base_url + path, params=params, timeout=self.timeout)
         except requests.exceptions.SSLError:

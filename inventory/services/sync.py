@@ -136,6 +136,7 @@ def _read_and_store_nsx(manager: NsxManager, record: SyncRecord) -> None:
     client = endpoints.nsx_client(manager)
     try:
         record.counts = snapshot_store.store_nsx_snapshot(manager, client)
+        record.round_trips = client.requests_sent
     finally:
         client.close()
 
