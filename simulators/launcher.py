@@ -52,7 +52,7 @@ def _spawn(command: list[str], what: str, timeout: float, env: dict | None = Non
 
 
 @dataclass
-class RunningVcsim(StoppableProcess):
+class RunningSimulator(StoppableProcess):
     process: subprocess.Popen
     url: str
     host: str
@@ -61,31 +61,33 @@ class RunningVcsim(StoppableProcess):
     password: str
     fingerprint: str
     control_url: str
-    inventory: dict
-    startup_seconds: float
     stderr_lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_ready_line(cls, process, ready: dict, stderr_lines: list, username: str, password: str, **extra):
+        return cls(process=process, url=ready["url"], host=ready["host"], port=int(ready["port"]), username=username,
+                   password=password, fingerprint=ready["fingerprint_sha256"], control_url=ready["control_url"],
+                   stderr_lines=stderr_lines, **extra)
+
+
+@dataclass
+class RunningVcsim(RunningSimulator):
+    inventory: dict = field(default_factory=dict)
+    startup_seconds: float = 0.0
 
 
 def start_vcsim(*args: str, username="administrator@vsphere.local", password="VMware1!", timeout=120.0) -> RunningVcsim:
     """Start var/bin/vcsim with extra flags and wait for its ready line."""
     if not VCSIM_BINARY.exists():
         raise SimulatorError(f"{VCSIM_BINARY} is missing: build it with `make vcsim`.")
+    # The password goes through the environment, not argv, so it never shows in `ps`.
     process, ready, stderr_lines = _spawn(
-        [str(VCSIM_BINARY), "-listen", "127.0.0.1:0", "-username", username, "-password", password, *args],
-        "vcsim", timeout,
+        [str(VCSIM_BINARY), "-listen", "127.0.0.1:0", "-username", username, *args],
+        "vcsim", timeout, dict(os.environ, VCSIM_PASSWORD=password),
     )
-    return RunningVcsim(
-        process=process,
-        url=ready["url"],
-        host=ready["host"],
-        port=int(ready["port"]),
-        username=username,
-        password=password,
-        fingerprint=ready["fingerprint_sha256"],
-        control_url=ready["control_url"],
-        inventory=ready.get("inventory", {}),
-        startup_seconds=float(ready.get("startup_seconds", 0.0)),
-        stderr_lines=stderr_lines,
+    return RunningVcsim.from_ready_line(
+        process, ready, stderr_lines, username, password,
+        inventory=ready.get("inventory", {}), startup_seconds=float(ready.get("startup_seconds", 0.0)),
     )
 
 
@@ -93,17 +95,8 @@ def start_vcsim(*args: str, username="administrator@vsphere.local", password="VM
 
 
 @dataclass
-class RunningNsxv(StoppableProcess):
-    process: subprocess.Popen
-    url: str
-    host: str
-    port: int
-    username: str
-    password: str
-    fingerprint: str
-    control_url: str
-    version: str
-    stderr_lines: list[str] = field(default_factory=list)
+class RunningNsxv(RunningSimulator):
+    version: str = ""
 
 
 def start_nsxv(vcenter: RunningVcsim, *args: str, username="admin", password="VMware1!VMware1!", timeout=60.0) -> RunningNsxv:
@@ -116,15 +109,4 @@ def start_nsxv(vcenter: RunningVcsim, *args: str, username="admin", password="VM
          "--vcenter-fingerprint", vcenter.fingerprint, "--username", username, *args],
         "the NSX-v emulator", timeout, env,
     )
-    return RunningNsxv(
-        process=process,
-        url=ready["url"],
-        host=ready["host"],
-        port=int(ready["port"]),
-        username=username,
-        password=password,
-        fingerprint=ready["fingerprint_sha256"],
-        control_url=ready["control_url"],
-        version=ready["version"],
-        stderr_lines=stderr_lines,
-    )
+    return RunningNsxv.from_ready_line(process, ready, stderr_lines, username, password, version=ready["version"])
