@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/", views.api_root, name="api-root"),
     path("api/v1/health/", views.api_health, name="api-health"),
     path("api/v1/", include("inventory.api.urls")),
+    path("api/v1/", include("deployments.api.urls")),
 ]

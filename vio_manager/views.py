@@ -19,7 +19,10 @@ def home(request):
 @api_view(["GET"])
 def api_root(request, format=None):
     """The API's entry point: links to each collection (more arrive with each feature)."""
+    from deployments.api.views import api_links
+
     return Response({
+        **api_links(request, format),
         "vcenters": reverse("api-vcenter-list", request=request, format=format),
         "nsx_managers": reverse("api-nsx-manager-list", request=request, format=format),
         "health": reverse("api-health", request=request, format=format),

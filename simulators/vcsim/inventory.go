@@ -156,23 +156,24 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 
 	// Shared NFS datastores: one mounted everywhere, one for the compute clusters only;
 	// and a local VMFS-like datastore on every host.
-	shared := []struct {
-		name  string
-		hosts []*object.HostSystem
-	}{{"vio-shared-nfs", allHosts}, {"vio-compute-nfs", computeHosts}}
+	type sharedShape struct {
+		name               string
+		hosts              []*object.HostSystem
+		capacityTB, freeTB float64
+	}
+	shared := []sharedShape{{"vio-shared-nfs", allHosts, 8, 6}, {"vio-compute-nfs", computeHosts, 16, 12}}
 	for i := 0; i < scale.Datastores; i++ {
-		shared = append(shared, struct {
-			name  string
-			hosts []*object.HostSystem
-		}{fmt.Sprintf("scale-nfs-%03d", i+1), allHosts})
+		shared = append(shared, sharedShape{fmt.Sprintf("scale-nfs-%03d", i+1), allHosts, 4, 3})
 	}
 	for _, ds := range shared {
 		if len(ds.hosts) == 0 {
 			continue
 		}
-		if err := b.createNasDatastore(name, ds.name, ds.hosts); err != nil {
+		ref, err := b.createNasDatastore(name, ds.name, ds.hosts)
+		if err != nil {
 			return fmt.Errorf("datastore %s: %w", ds.name, err)
 		}
+		setSize(ref, ds.capacityTB, ds.freeTB)
 	}
 	for _, host := range allHosts {
 		hostName, err := host.ObjectName(ctx)
@@ -361,29 +362,41 @@ func (b *builder) datastoreDir(dcName, name string) (string, error) {
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
-func (b *builder) createNasDatastore(dcName, name string, hosts []*object.HostSystem) error {
+func (b *builder) createNasDatastore(dcName, name string, hosts []*object.HostSystem) (types.ManagedObjectReference, error) {
+	var ref types.ManagedObjectReference
 	dir, err := b.datastoreDir(dcName, name)
 	if err != nil {
-		return err
+		return ref, err
 	}
-	var ref types.ManagedObjectReference
 	for _, host := range hosts {
 		dss, err := host.ConfigManager().DatastoreSystem(b.ctx)
 		if err != nil {
-			return err
+			return ref, err
 		}
 		ds, err := dss.CreateNasDatastore(b.ctx, types.HostNasVolumeSpec{
 			RemoteHost: "nfs.vio.local", RemotePath: "/export/" + name, LocalPath: dir,
 			AccessMode: string(types.HostMountModeReadWrite), Type: string(types.HostFileSystemVolumeFileSystemTypeNFS),
 		})
 		if err != nil {
-			return err
+			return ref, err
 		}
 		ref = ds.Reference()
 	}
 	b.counts["datastores"]++
 	setMounts(ref, hosts)
-	return nil
+	return ref, nil
+}
+
+// setSize gives a datastore the size of a real array; the simulator reports the size of the
+// file system its temporary directory is on.
+func setSize(ref types.ManagedObjectReference, capacityTB, freeTB float64) {
+	const tb = 1 << 40
+	ds := simulator.Map.Get(ref).(*simulator.Datastore)
+	simulator.Map.WithLock(ds, func() {
+		ds.Summary.Capacity, ds.Summary.FreeSpace = int64(capacityTB*tb), int64(freeTB*tb)
+		info := ds.Info.GetDatastoreInfo()
+		info.FreeSpace, info.MaxFileSize = ds.Summary.FreeSpace, ds.Summary.FreeSpace
+	})
 }
 
 func (b *builder) createLocalDatastore(dcName string, host *object.HostSystem, name string) error {
@@ -400,6 +413,7 @@ func (b *builder) createLocalDatastore(dcName string, host *object.HostSystem, n
 		return err
 	}
 	b.counts["datastores"]++
+	setSize(ds.Reference(), 1.8, 1.6)
 	simulator.Map.WithLock(simulator.Map.Get(ds.Reference()), func() {
 		simulator.Map.Get(ds.Reference()).(*simulator.Datastore).Summary.Type = string(types.HostFileSystemVolumeFileSystemTypeVMFS)
 	})

@@ -1,0 +1,119 @@
+"""REST API for deployments and templates: thin, the services validate and create."""
+
+from django.http import JsonResponse
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from deployments.api import serializers as s
+from deployments.models import Deployment, DeploymentTemplate
+from deployments.services import launch, templates
+from deployments.services.launch import warning_key
+from vio_manager.api.errors import error_body
+
+
+def issues_response(code: str, message: str, issues, http_status=status.HTTP_400_BAD_REQUEST, prefix="spec.") -> Response:
+    errors = [{"field": prefix + i.path, "code": i.code, "message": i.message, "severity": i.severity,
+               "key": warning_key(i)} for i in issues]
+    return Response(error_body(code, message, errors), status=http_status)
+
+
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Deployment.objects.select_related("vcenter").order_by("-created_at")
+    serializer_class = s.DeploymentSerializer
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.CreateDeploymentSerializer
+        if self.action in ("validate", "plan"):
+            return s.SpecRequestSerializer
+        if self.action == "save_as_template":
+            return s.SaveTemplateSerializer
+        return s.DeploymentSerializer
+
+    def create(self, request):
+        body = s.CreateDeploymentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            deployment = launch.create_deployment(body.validated_data["spec"], user=request.user,
+                                                  acknowledged=set(body.validated_data["acknowledge"]))
+        except launch.NeedsAcknowledgement as exc:
+            return issues_response("acknowledgement_required",
+                                   "Acknowledge these warnings (send their keys in 'acknowledge') to deploy.", exc.issues)
+        except launch.SpecInvalid as exc:
+            first = exc.issues[0]
+            return issues_response("invalid", f"spec.{first.path}: {first.message}", exc.issues)
+        data = s.DeploymentSerializer(deployment, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+    @action(detail=False, methods=["post"])
+    def validate(self, request):
+        """Dry run: the same errors and warnings as the wizard, nothing created."""
+        body = s.SpecRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        spec, blocking, advisory = launch.check(body.validated_data["spec"])
+        return Response({
+            "valid": spec is not None and not blocking,
+            "issues": [dict(i.as_dict(), field="spec." + i.path, key=warning_key(i)) for i in blocking + advisory],
+        })
+
+    @action(detail=False, methods=["post"])
+    def plan(self, request):
+        """The plan preview: every VM with its size, datastore and addresses, and the totals."""
+        body = s.SpecRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            return Response(launch.preview(body.validated_data["spec"]))
+        except launch.SpecInvalid as exc:
+            return issues_response("invalid", "The spec is not valid; fix these first.", exc.issues)
+
+    @action(detail=True, methods=["post"], url_path="save-as-template")
+    def save_as_template(self, request, pk=None):
+        deployment = self.get_object()
+        body = s.SaveTemplateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            template = templates.save_as_template(deployment.spec, user=request.user, deployment=deployment,
+                                                  **body.validated_data)
+        except templates.TemplateInvalid as exc:
+            return issues_response("invalid", str(exc), exc.issues, prefix="template.")
+        return Response(s.TemplateSerializer(template, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    queryset = DeploymentTemplate.objects.order_by("name")
+    serializer_class = s.TemplateSerializer
+
+    def get_serializer_class(self):
+        return s.ImportTemplateSerializer if self.action == "create" else s.TemplateSerializer
+
+    def create(self, request):
+        """Import a template document; unknown or invalid fields are refused, each named."""
+        body = s.ImportTemplateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        document = body.validated_data["template"]
+        try:
+            template = templates.import_template(document, name=body.validated_data.get("name", ""),
+                                                 description=body.validated_data.get("description", ""), user=request.user)
+        except templates.TemplateInvalid as exc:
+            first = exc.issues[0]
+            return issues_response("invalid", f"{first.path}: {first.message}", exc.issues, prefix="template.")
+        data = s.TemplateSerializer(template, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
+
+    @action(detail=True, methods=["get"], serializer_class=serializers.Serializer)
+    def download(self, request, pk=None):
+        template = self.get_object()
+        response = JsonResponse(templates.export_document(template.spec, template.name), json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = f'attachment; filename="{template.name}.vio-template.json"'
+        return response
+
+
+def api_links(request, format=None) -> dict:
+    return {
+        "deployments": reverse("api-deployment-list", request=request, format=format),
+        "templates": reverse("api-template-list", request=request, format=format),
+    }

@@ -1,0 +1,102 @@
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from deployments.plan import roles as r
+
+
+@dataclass
+class PlannedVm:
+    role: str
+    role_label: str
+    name: str
+    vcpu: int
+    memory_gb: int
+    disk_gb: int
+    datastore: str = ""
+    management_ip: str = ""
+    external_ip: str = ""
+
+
+@dataclass
+class Plan:
+    vms: list[PlannedVm]
+    internal_vip: str
+    public_vip: str
+    anti_affinity: dict[str, list[str]] = field(default_factory=dict)
+    management_addresses_needed: int = 0
+    external_addresses_needed: int = 0
+
+    @property
+    def total_vcpu(self) -> int:
+        return sum(vm.vcpu for vm in self.vms)
+
+    @property
+    def total_memory_gb(self) -> int:
+        return sum(vm.memory_gb for vm in self.vms)
+
+    @property
+    def total_disk_gb(self) -> int:
+        return sum(vm.disk_gb for vm in self.vms)
+
+    def disk_gb_by_datastore(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for vm in self.vms:
+            totals[vm.datastore] = totals.get(vm.datastore, 0) + vm.disk_gb
+        return totals
+
+
+def roles_for(topology: str, neutron_mode: str, compute_clusters: int) -> list[tuple[r.Role, int]]:
+    """[(role, how many VMs)] in the order they are built and addressed."""
+    if topology == "compact":
+        return [(r.COMPACT_CONTROL, 1), (r.COMPUTE, compute_clusters)]
+    roles = [(r.LOAD_BALANCER, 2), (r.CONTROLLER, 2), (r.DATABASE, 3), (r.MEMCACHE, 2), (r.OBJECT_STORAGE, 1),
+             (r.COMPUTE, compute_clusters)]
+    if neutron_mode == "dvs":
+        roles.append((r.DHCP, 2))
+    return roles
+
+
+def address_needs(topology: str, neutron_mode: str, compute_clusters: int) -> tuple[int, int]:
+    """(management, external) addresses the ranges must hold."""
+    roles = roles_for(topology, neutron_mode, compute_clusters)
+    management = sum(count for _, count in roles) + (1 if topology == "ha" else 0)  # + the internal VIP
+    external = sum(count for role, count in roles if role.external)
+    if topology == "ha":
+        management = max(management, r.HA_MINIMUM_MANAGEMENT_ADDRESSES)
+        external = max(external, r.HA_MINIMUM_EXTERNAL_ADDRESSES)
+    return management, external
+
+
+def _addresses(ranges) -> "iter[str]":
+    for ip_range in ranges:
+        for value in range(int(ip_range.start), int(ip_range.end) + 1):
+            yield str(IPv4Address(value))
+
+
+def build_plan(spec, datastore_free_gb: dict[str, float] | None = None) -> Plan:
+    """The VMs of this spec with deterministic names and addresses. Datastores: each VM goes to the
+    management datastore with the most free space left (in the order given when free space is unknown)."""
+    compute_clusters = len(spec.compute_clusters)
+    management_ips = _addresses(spec.management_network.ip_ranges)
+    external_ips = _addresses(spec.external_network.ip_ranges)
+    internal_vip = next(management_ips, "") if spec.topology == "ha" else ""
+    free = dict(datastore_free_gb or {name: 0.0 for name in spec.management_datastores})
+    order = list(spec.management_datastores)
+
+    vms: list[PlannedVm] = []
+    groups: dict[str, list[str]] = {}
+    for role, count in roles_for(spec.topology, spec.neutron.mode, compute_clusters):
+        for index in range(1, count + 1):
+            name = f"{spec.name}-{role.key}-{index:02d}"
+            datastore = max(order, key=lambda ds: (free.get(ds, 0.0), -order.index(ds)))
+            free[datastore] = free.get(datastore, 0.0) - role.disk_gb
+            vms.append(PlannedVm(
+                role=role.key, role_label=role.label, name=name, vcpu=role.vcpu, memory_gb=role.memory_gb,
+                disk_gb=role.disk_gb, datastore=datastore, management_ip=next(management_ips, ""),
+                external_ip=next(external_ips, "") if role.external else "",
+            ))
+            if role.anti_affinity and count > 1:
+                groups.setdefault(f"{spec.name}-{role.key}", []).append(name)
+    management, external = address_needs(spec.topology, spec.neutron.mode, compute_clusters)
+    return Plan(vms=vms, internal_vip=internal_vip, public_vip=str(spec.load_balancer.public_vip),
+                anti_affinity=groups, management_addresses_needed=management, external_addresses_needed=external)

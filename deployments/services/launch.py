@@ -1,0 +1,108 @@
+"""Validate a spec, then create and launch its deployment."""
+
+import json
+
+from django.db import transaction
+
+from deployments.choices import DeploymentStatus
+from deployments.models import Deployment
+from deployments.plan import build_plan
+from deployments.services.secrets import split_secrets
+from deployments.spec import Issue, validate
+from inventory.models import VCenter
+
+
+class SpecInvalid(Exception):
+    def __init__(self, issues: list[Issue]):
+        super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
+        self.issues = issues
+
+
+class NeedsAcknowledgement(SpecInvalid):
+    """Advisory warnings the administrator has not acknowledged yet."""
+
+
+def warning_key(issue: Issue) -> str:
+    return f"{issue.code}@{issue.path}"
+
+
+def check(data: dict, *, live: bool = True):
+    """(spec or None, blocking issues, advisory issues)."""
+    spec, issues = validate(data, live=live)
+    return spec, [i for i in issues if i.blocking], [i for i in issues if not i.blocking]
+
+
+def preview(data: dict) -> dict:
+    """The plan of a spec, for review: every VM, the totals, the anti-affinity groups."""
+    from dataclasses import asdict
+
+    from deployments.spec.inventory_checks import GIB, InventoryContext
+
+    spec, blocking, advisory = check(data, live=False)
+    if spec is None:
+        raise SpecInvalid(blocking)
+    context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)
+    free = {name: d.free_bytes / GIB for name, d in context.datastores.items()} if context.datacenter else None
+    plan = build_plan(spec, free)
+    cluster = context.clusters.get(spec.management_cluster) if context.datacenter else None
+    return {
+        "vms": [asdict(vm) for vm in plan.vms],
+        "internal_vip": plan.internal_vip,
+        "public_vip": plan.public_vip,
+        "anti_affinity": plan.anti_affinity,
+        "totals": {"vcpu": plan.total_vcpu, "memory_gb": plan.total_memory_gb, "disk_gb": plan.total_disk_gb},
+        "management_cluster_free": {
+            "cpu_cores": cluster.cpu_cores if cluster else None,
+            "memory_gb": round(cluster.memory_free_bytes / GIB) if cluster else None,
+        },
+        "datastore_free_gb": {name: round(free[name]) for name in spec.management_datastores if free and name in free},
+        "addresses_needed": {"management": plan.management_addresses_needed, "external": plan.external_addresses_needed},
+        "issues": [i.as_dict() for i in blocking + advisory],
+    }
+
+
+@transaction.atomic
+def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozenset = frozenset(), live: bool = True) -> Deployment:
+    """Validate everything again (the spec may have been typed long ago), then create the
+    deployment and launch it. Blocking issues refuse; advisory ones must be acknowledged."""
+    spec, blocking, advisory = check(data, live=live)
+    if blocking or spec is None:
+        raise SpecInvalid(blocking)
+    pending = [i for i in advisory if warning_key(i) not in acknowledged]
+    if pending:
+        raise NeedsAcknowledgement(pending)
+    public, secrets = split_secrets(spec.model_dump(mode="json", exclude_none=True) | _secret_values(spec))
+    vcenter = VCenter.objects.get(host=spec.vcenter.host, port=spec.vcenter.port)
+    deployment = Deployment.objects.create(
+        name=spec.name, vcenter=vcenter, spec=public, secrets=json.dumps(secrets),
+        acknowledged=sorted(warning_key(i) for i in advisory), created_by=user, status=DeploymentStatus.QUEUED,
+    )
+    launch(deployment)
+    return deployment
+
+
+def _secret_values(spec) -> dict:
+    """model_dump masks SecretStr; put the real values back for split_secrets to take out."""
+    dumped = spec.model_dump(mode="python", exclude_none=True)
+
+    def reveal(node):
+        if isinstance(node, dict):
+            return {k: reveal(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [reveal(v) for v in node]
+        return node.get_secret_value() if hasattr(node, "get_secret_value") else node
+
+    revealed = reveal(dumped)
+    return {"keystone": revealed["keystone"]}
+
+
+def launch(deployment: Deployment) -> None:
+    """Hand the deployment to the engine. The engine (its own issue) is not built yet: until then
+    a created deployment stays queued, and says so on its page."""
+    return None
+
+
+def deployment_spec_with_secrets(deployment: Deployment) -> dict:
+    from deployments.services.secrets import merge_secrets
+
+    return merge_secrets(deployment.spec, json.loads(deployment.secrets.reveal()))

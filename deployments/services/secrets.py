@@ -1,0 +1,47 @@
+"""Split a spec's secret fields from the rest, and put them back."""
+
+import copy
+
+from deployments.spec import secret_paths
+
+
+def _walk(data: dict, path: str):
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None, leaf
+    return (node if isinstance(node, dict) else None), leaf
+
+
+def split_secrets(data: dict) -> tuple[dict, dict]:
+    """(the spec without secrets, {path: value} of the secrets present)."""
+    public = copy.deepcopy(data)
+    found = {}
+    for path in secret_paths():
+        node, leaf = _walk(public, path)
+        if node is not None and leaf in node:
+            value = node.pop(leaf)
+            if value not in (None, ""):
+                found[path] = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return public, found
+
+
+def merge_secrets(public: dict, secrets: dict) -> dict:
+    data = copy.deepcopy(public)
+    for path, value in secrets.items():
+        node, leaf = _walk(data, path)
+        if node is not None:
+            node[leaf] = value
+    return data
+
+
+def missing_secrets(public: dict) -> list[str]:
+    """Secret paths the spec's sections call for (e.g. the LDAP bind password only with LDAP)."""
+    needed = []
+    for path in secret_paths():
+        node, _ = _walk(public, path)
+        if node is not None:
+            needed.append(path)
+    return needed

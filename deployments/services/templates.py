@@ -1,0 +1,100 @@
+"""Deployment templates: the spec without secrets, schema-versioned, importable with clear errors."""
+
+import copy
+
+from django.db import transaction
+
+from deployments.models import DeploymentTemplate
+from deployments.services.secrets import missing_secrets, split_secrets
+from deployments.spec import SCHEMA_VERSION, Issue
+from deployments.spec.validate import parse
+
+KIND = "vio-manager/deployment-template"
+PLACEHOLDER = "placeholder-secret-for-checks"
+
+
+class TemplateInvalid(Exception):
+    def __init__(self, issues: list[Issue]):
+        super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
+        self.issues = issues
+
+
+def _upgrade_0_to_1(spec: dict) -> dict:
+    """Version 0 (the first drafts) had one compute cluster and a flat network: keep them importable."""
+    spec = copy.deepcopy(spec)
+    if "compute_cluster" in spec:
+        spec["compute_clusters"] = [{"cluster": spec.pop("compute_cluster"),
+                                     "datastores": spec.pop("compute_datastores", [])}]
+    for network in ("management_network", "external_network"):
+        ranges = spec.get(network, {}).get("ip_range")
+        if ranges is not None:
+            spec[network]["ip_ranges"] = [dict(zip(("start", "end"), part.split("-"))) for part in ranges.split(",")]
+            del spec[network]["ip_range"]
+    return spec
+
+
+UPGRADES = {0: _upgrade_0_to_1}
+
+
+def upgrade(document: dict) -> dict:
+    """A template document of any known schema version, raised to the current one."""
+    if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
+        raise TemplateInvalid([Issue("spec", "not_a_template", "This file is not a VIO Manager deployment template: it has no 'spec' object.")])
+    version = document.get("schema_version", document["spec"].get("schema_version", 0))
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 0:
+        raise TemplateInvalid([Issue("schema_version", "unknown_schema_version",
+                                     f"Schema version {version!r} is unknown; this VIO Manager reads versions 0 to {SCHEMA_VERSION}.")])
+    spec = dict(document["spec"])
+    while version < SCHEMA_VERSION:
+        spec = UPGRADES[version](spec)
+        version += 1
+    spec["schema_version"] = SCHEMA_VERSION
+    return spec
+
+
+def check_template_spec(spec: dict) -> list[Issue]:
+    """Shape and consistency, as if the secrets had been given (a template never holds them).
+    Paths are relative to the spec."""
+    from deployments.services.secrets import merge_secrets
+    from deployments.spec.consistency import consistency_issues
+
+    public, secrets = split_secrets(spec)
+    issues = []
+    for path in secrets:
+        issues.append(Issue(path, "secret_in_template", "A template must not hold secrets: remove this field."))
+    filled = merge_secrets(public, {path: PLACEHOLDER for path in missing_secrets(public)})
+    parsed, shape_issues = parse(filled)
+    issues += shape_issues
+    if parsed is not None:
+        issues += [i for i in consistency_issues(parsed) if i.blocking]
+    return issues
+
+
+def export_document(spec: dict, name: str = "") -> dict:
+    public, _ = split_secrets(spec)
+    public["schema_version"] = SCHEMA_VERSION
+    return {"kind": KIND, "name": name, "schema_version": SCHEMA_VERSION, "spec": public}
+
+
+@transaction.atomic
+def import_template(document: dict, *, name: str = "", description: str = "", user=None) -> DeploymentTemplate:
+    spec = upgrade(document)
+    issues = [Issue("spec." + i.path, i.code, i.message, i.severity) for i in check_template_spec(spec)]
+    name = name or document.get("name") or spec.get("name", "")
+    if not name:
+        issues.append(Issue("name", "required", "Give the template a name."))
+    elif DeploymentTemplate.objects.filter(name=name).exists():
+        issues.append(Issue("name", "duplicate", f"A template named {name!r} exists; choose another name."))
+    if issues:
+        raise TemplateInvalid(issues)
+    return DeploymentTemplate.objects.create(name=name, description=description, schema_version=SCHEMA_VERSION,
+                                             spec=spec, created_by=user)
+
+
+def save_as_template(spec: dict, *, name: str, description: str = "", user=None, deployment=None) -> DeploymentTemplate:
+    document = export_document(spec, name)
+    template = import_template(document, name=name, description=description, user=user)
+    if deployment is not None:
+        template.source_deployment = deployment
+        template.save(update_fields=["source_deployment"])
+    return template

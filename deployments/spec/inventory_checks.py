@@ -1,0 +1,260 @@
+"""Checks of a spec against the synced vCenter and NSX inventory, and live lookups (DNS).
+
+InventoryContext loads what the checks need in a fixed number of queries; each check_* method
+covers one slice of the spec, so a wizard step runs only its own."""
+
+import re
+import socket
+from functools import cached_property
+
+from deployments.spec.issues import ADVISORY, Issue
+from inventory import models as m
+from inventory.services.nsx_checks import meets_minimum_version
+
+GIB = 2**30
+
+
+class InventoryContext:
+    def __init__(self, vcenter: m.VCenter | None, datacenter_name: str | None = None):
+        self.vcenter = vcenter
+        self.datacenter_name = datacenter_name
+
+    @classmethod
+    def for_spec_vcenter(cls, host: str, port: int, datacenter: str | None = None) -> "InventoryContext":
+        return cls(m.VCenter.objects.filter(host=host, port=port).first(), datacenter)
+
+    @cached_property
+    def datacenter(self) -> m.Datacenter | None:
+        return m.Datacenter.objects.filter(vcenter=self.vcenter, name=self.datacenter_name).first()
+
+    @cached_property
+    def clusters(self) -> dict[str, m.Cluster]:
+        return {c.name: c for c in m.Cluster.objects.filter(datacenter=self.datacenter)}
+
+    @cached_property
+    def usable_hosts(self) -> dict[int, int]:
+        """{cluster id: hosts that are connected, powered on and not in maintenance}."""
+        counts: dict[int, int] = {}
+        for host in m.Host.objects.filter(datacenter=self.datacenter).only("cluster_id", "connection_state", "power_state", "in_maintenance_mode"):
+            if host.usable and host.cluster_id:
+                counts[host.cluster_id] = counts.get(host.cluster_id, 0) + 1
+        return counts
+
+    @cached_property
+    def datastores(self) -> dict[str, m.Datastore]:
+        return {d.name: d for d in m.Datastore.objects.filter(datacenter=self.datacenter).prefetch_related("clusters")}
+
+    @cached_property
+    def networks(self) -> dict[str, m.Network]:
+        rows = m.Network.objects.filter(datacenter=self.datacenter).select_related("switch").prefetch_related("clusters")
+        return {n.name: n for n in rows}
+
+    @cached_property
+    def switches(self) -> dict[str, m.DistributedSwitch]:
+        return {s.name: s for s in m.DistributedSwitch.objects.filter(datacenter=self.datacenter)}
+
+    # --- slices -----------------------------------------------------------------------------
+
+    def check_vcenter(self, path: str = "vcenter") -> list[Issue]:
+        vc = self.vcenter
+        if vc is None:
+            return [Issue(f"{path}.host", "vcenter_not_registered",
+                          "This vCenter is not registered: add it (and accept its certificate) first.")]
+        if not vc.is_pinned:
+            return [Issue(f"{path}.host", "certificate_pending", f"Accept the certificate of {vc.name} first.")]
+        if vc.last_synced_at is None:
+            return [Issue(f"{path}.host", "not_synced", f"The inventory of {vc.name} has not been synced yet; sync it first.")]
+        if vc.is_stale:
+            return [Issue(f"{path}.host", "stale_inventory",
+                          f"The inventory of {vc.name} was last synced {vc.last_synced_at:%Y-%m-%d %H:%M} UTC; "
+                          "sync it so the checks see today's vCenter.", ADVISORY)]
+        return []
+
+    def check_datacenter(self, path: str = "datacenter") -> list[Issue]:
+        if self.datacenter is None:
+            return [Issue(path, "unknown_datacenter", f"There is no datacenter '{self.datacenter_name}' in this vCenter.")]
+        return []
+
+    def cluster(self, name: str, path: str, issues: list) -> m.Cluster | None:
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            issues.append(Issue(path, "unknown_cluster", f"There is no cluster '{name}' in {self.datacenter_name}; pick one of "
+                                                         f"{', '.join(sorted(self.clusters)) or 'none (sync the vCenter)'}."))
+        elif not self.usable_hosts.get(cluster.pk):
+            issues.append(Issue(path, "no_usable_hosts",
+                                f"No host of {name} is connected, powered on and out of maintenance mode."))
+            return cluster
+        return cluster
+
+    def datastore_usable(self, name: str, cluster: m.Cluster | None, path: str, issues: list) -> m.Datastore | None:
+        datastore = self.datastores.get(name)
+        if datastore is None:
+            issues.append(Issue(path, "unknown_datastore", f"There is no datastore '{name}' in {self.datacenter_name}."))
+            return None
+        if not datastore.accessible or datastore.maintenance_mode != "normal":
+            issues.append(Issue(path, "datastore_unavailable", f"{name} is inaccessible or in maintenance mode."))
+        if cluster is not None and cluster not in datastore.clusters.all():
+            issues.append(Issue(path, "datastore_not_on_cluster",
+                                f"{name} is not mounted by every host of {cluster.name}; choose a datastore all its hosts share."))
+        return datastore
+
+    def check_management(self, cluster_name: str, datastores: list[str], path: str = "") -> list[Issue]:
+        issues: list[Issue] = []
+        cluster = self.cluster(cluster_name, f"{path}management_cluster", issues)
+        for index, name in enumerate(datastores):
+            self.datastore_usable(name, cluster, f"{path}management_datastores.{index}", issues)
+        return issues
+
+    def check_network(self, network, path: str, management_cluster: str) -> list[Issue]:
+        issues = []
+        portgroup = self.networks.get(network.portgroup)
+        cluster = self.clusters.get(management_cluster)
+        if portgroup is None:
+            issues.append(Issue(f"{path}.portgroup", "unknown_portgroup", f"There is no port group '{network.portgroup}'."))
+        elif portgroup.uplink:
+            issues.append(Issue(f"{path}.portgroup", "uplink_portgroup", f"{network.portgroup} is a switch's uplink port group."))
+        elif cluster is not None and cluster not in portgroup.clusters.all():
+            issues.append(Issue(f"{path}.portgroup", "portgroup_not_on_cluster",
+                                f"{network.portgroup} is not on every host of the management cluster {management_cluster}."))
+        return issues
+
+    def check_compute(self, compute_clusters, path: str = "compute_clusters") -> list[Issue]:
+        issues: list[Issue] = []
+        for index, entry in enumerate(compute_clusters):
+            cluster = self.cluster(entry.cluster, f"{path}.{index}.cluster", issues)
+            for ds_index, name in enumerate(entry.datastores):
+                self.datastore_usable(name, cluster, f"{path}.{index}.datastores.{ds_index}", issues)
+            if entry.datastore_regex and cluster is not None:
+                pattern = re.compile(entry.datastore_regex)
+                if not any(pattern.search(d.name) and cluster in d.clusters.all() for d in self.datastores.values()):
+                    issues.append(Issue(f"{path}.{index}.datastore_regex", "regex_matches_nothing",
+                                        f"No datastore shared by every host of {entry.cluster} matches {entry.datastore_regex}."))
+        return issues
+
+    def check_glance(self, name: str, management_cluster: str, path: str = "glance_datastore") -> list[Issue]:
+        issues: list[Issue] = []
+        datastore = self.datastore_usable(name, self.clusters.get(management_cluster), path, issues)
+        if datastore is not None and datastore.type.lower() == "vsan":
+            issues.append(Issue(path, "vsan_glance",
+                                f"{name} is a vSAN datastore: images uploaded to Glance must be streamOptimized VMDKs.", ADVISORY))
+        return issues
+
+    def check_dvs(self, dvs, compute_clusters, path: str = "neutron.dvs") -> list[Issue]:
+        issues = []
+        switch = self.switches.get(dvs.switch)
+        if switch is None:
+            return [Issue(f"{path}.switch", "unknown_switch", f"There is no distributed switch '{dvs.switch}'.")]
+        trunk = self.networks.get(dvs.trunk_portgroup)
+        if trunk is None or trunk.switch_id != switch.pk:
+            issues.append(Issue(f"{path}.trunk_portgroup", "unknown_portgroup",
+                                f"{dvs.trunk_portgroup} is not a port group of {dvs.switch}."))
+        elif not trunk.is_full_trunk:
+            issues.append(Issue(f"{path}.trunk_portgroup", "not_a_trunk",
+                                f"{dvs.trunk_portgroup} carries {trunk.vlan_display}; the data network needs a trunk of "
+                                "VLANs 0-4094 (or VLAN 4095). Reconfigure it or choose another port group."))
+        members = set(switch.host_moids)
+        for index, entry in enumerate(compute_clusters):
+            cluster = self.clusters.get(entry.cluster)
+            if cluster is not None:
+                hosts = set(m.Host.objects.filter(cluster=cluster).values_list("moid", flat=True))
+                if not hosts <= members:
+                    issues.append(Issue(f"{path}.switch", "switch_not_on_compute",
+                                        f"{dvs.switch} does not reach every host of {entry.cluster}; add them to the switch."))
+        return issues
+
+    def check_nsx(self, nsx, compute_clusters, path: str = "neutron.nsx") -> list[Issue]:
+        manager = m.NsxManager.objects.filter(host=nsx.manager.host, port=nsx.manager.port).first()
+        if manager is None:
+            return [Issue(f"{path}.manager.host", "nsx_not_registered", "This NSX Manager is not registered: add it first.")]
+        if not manager.is_pinned or manager.last_synced_at is None:
+            return [Issue(f"{path}.manager.host", "nsx_not_synced", f"Accept the certificate of {manager.name} and sync it first.")]
+        issues = []
+        if self.vcenter is not None and manager.vcenter_id != self.vcenter.pk:
+            issues.append(Issue(f"{path}.manager.host", "nsx_other_vcenter", f"{manager.name} is registered with another vCenter."))
+        if not meets_minimum_version(manager.version):
+            issues.append(Issue(f"{path}.manager.host", "nsx_too_old",
+                                f"{manager.name} runs NSX {manager.version}; VIO needs NSX for vSphere 6.1.2 or later. Upgrade NSX."))
+        zone = m.NsxTransportZone.objects.filter(manager=manager, object_id=nsx.transport_zone).first()
+        if zone is None:
+            issues.append(Issue(f"{path}.transport_zone", "unknown_transport_zone", f"{manager.name} has no transport zone {nsx.transport_zone}."))
+        else:
+            for index, entry in enumerate(compute_clusters):
+                cluster = self.clusters.get(entry.cluster)
+                if cluster is not None and cluster.moid not in zone.cluster_moids:
+                    issues.append(Issue(f"{path}.transport_zone", "zone_misses_cluster",
+                                        f"The transport zone {zone.name or zone.object_id} does not span {entry.cluster}; add the cluster to it in NSX."))
+        edge = self.clusters.get(nsx.edge_cluster)
+        if edge is None:
+            issues.append(Issue(f"{path}.edge_cluster", "unknown_cluster", f"There is no cluster '{nsx.edge_cluster}'."))
+        else:
+            features = manager.fabric.get(edge.moid, {})
+            unprepared = [name for name in ("hostPrep", "vxlan") if (features.get(name) or {}).get("status") != "GREEN"]
+            if unprepared:
+                issues.append(Issue(f"{path}.edge_cluster", "edge_not_prepared",
+                                    f"{nsx.edge_cluster} is not prepared for NSX ({', '.join(unprepared)} not green); prepare it in NSX."))
+        vds_names = {c.get("name") for c in manager.vds_contexts} | {c.get("switch_moid") for c in manager.vds_contexts}
+        switch = self.switches.get(nsx.vds)
+        if nsx.vds not in vds_names and (switch is None or switch.moid not in vds_names):
+            issues.append(Issue(f"{path}.vds", "vds_not_prepared", f"{nsx.vds} is not a switch NSX uses for VXLAN."))
+        if nsx.external_portgroup not in self.networks:
+            issues.append(Issue(f"{path}.external_portgroup", "unknown_portgroup", f"There is no port group '{nsx.external_portgroup}'."))
+        return issues
+
+    def check_capacity(self, plan, management_cluster: str, path: str = "management_cluster") -> list[Issue]:
+        cluster = self.clusters.get(management_cluster)
+        if cluster is None:
+            return []
+        issues = []
+        need_memory = plan.total_memory_gb * GIB
+        if need_memory > cluster.memory_free_bytes:
+            issues.append(Issue(path, "not_enough_memory",
+                                f"The plan needs {plan.total_memory_gb} GB of memory; {management_cluster} has "
+                                f"{cluster.memory_free_bytes / GIB:.0f} GB free. Free memory, add hosts, or choose the compact topology."))
+        if plan.total_vcpu > cluster.cpu_cores:
+            issues.append(Issue(path, "cpu_overcommitted",
+                                f"The plan's {plan.total_vcpu} vCPU exceed the {cluster.cpu_cores} cores of {management_cluster}.", ADVISORY))
+        for index, (name, disk_gb) in enumerate(sorted(plan.disk_gb_by_datastore().items())):
+            datastore = self.datastores.get(name)
+            if datastore is not None and disk_gb * GIB > datastore.free_bytes:
+                issues.append(Issue("management_datastores", "not_enough_disk",
+                                    f"The VMs placed on {name} need {disk_gb} GB; it has {datastore.free_bytes / GIB:.0f} GB free."))
+        return issues
+
+
+def resolves_to(hostname: str, address: str, path: str = "load_balancer.public_hostname") -> list[Issue]:
+    """Advisory: DNS may be set up after the deployment starts."""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(hostname, None, socket.AF_INET)}
+    except (socket.gaierror, UnicodeError):
+        return [Issue(path, "hostname_does_not_resolve",
+                      f"{hostname} does not resolve yet. Add a DNS record pointing it to {address} before users sign in.", ADVISORY)]
+    if address not in found:
+        return [Issue(path, "hostname_other_address",
+                      f"{hostname} resolves to {', '.join(sorted(found))}, not to the public VIP {address}. Fix the DNS record.", ADVISORY)]
+    return []
+
+
+def inventory_issues(spec, live: bool = True) -> list[Issue]:
+    from deployments.plan import build_plan
+
+    context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)
+    issues = context.check_vcenter()
+    if any(i.blocking for i in issues):
+        return issues
+    issues += context.check_datacenter()
+    if any(i.blocking for i in issues):
+        return issues
+    issues += context.check_management(spec.management_cluster, spec.management_datastores)
+    issues += context.check_network(spec.management_network, "management_network", spec.management_cluster)
+    issues += context.check_network(spec.external_network, "external_network", spec.management_cluster)
+    issues += context.check_compute(spec.compute_clusters)
+    issues += context.check_glance(spec.glance_datastore, spec.management_cluster)
+    if spec.neutron.mode == "dvs":
+        issues += context.check_dvs(spec.neutron.dvs, spec.compute_clusters)
+    else:
+        issues += context.check_nsx(spec.neutron.nsx, spec.compute_clusters)
+    free = {name: d.free_bytes / GIB for name, d in context.datastores.items()}
+    issues += context.check_capacity(build_plan(spec, free), spec.management_cluster)
+    if live:
+        issues += resolves_to(spec.load_balancer.public_hostname, str(spec.load_balancer.public_vip))
+    return issues
