@@ -7,7 +7,7 @@ from django.db import transaction
 from deployments.choices import DeploymentStatus
 from deployments.models import Deployment
 from deployments.plan import build_plan
-from deployments.services.secrets import split_secrets
+from deployments.services.secrets import dump_with_secrets, split_secrets
 from deployments.spec import Issue, validate
 from inventory.models import VCenter
 
@@ -71,7 +71,7 @@ def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozens
     pending = [i for i in advisory if warning_key(i) not in acknowledged]
     if pending:
         raise NeedsAcknowledgement(pending)
-    public, secrets = split_secrets(spec.model_dump(mode="json", exclude_none=True) | _secret_values(spec))
+    public, secrets = split_secrets(dump_with_secrets(spec))
     vcenter = VCenter.objects.get(host=spec.vcenter.host, port=spec.vcenter.port)
     deployment = Deployment.objects.create(
         name=spec.name, vcenter=vcenter, spec=public, secrets=json.dumps(secrets),
@@ -79,21 +79,6 @@ def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozens
     )
     launch(deployment)
     return deployment
-
-
-def _secret_values(spec) -> dict:
-    """model_dump masks SecretStr; put the real values back for split_secrets to take out."""
-    dumped = spec.model_dump(mode="python", exclude_none=True)
-
-    def reveal(node):
-        if isinstance(node, dict):
-            return {k: reveal(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [reveal(v) for v in node]
-        return node.get_secret_value() if hasattr(node, "get_secret_value") else node
-
-    revealed = reveal(dumped)
-    return {"keystone": revealed["keystone"]}
 
 
 def launch(deployment: Deployment) -> None:

@@ -45,3 +45,17 @@ def missing_secrets(public: dict) -> list[str]:
         if node is not None:
             needed.append(path)
     return needed
+
+
+def dump_with_secrets(spec) -> dict:
+    """The spec as JSON data with its secrets revealed (pydantic masks SecretStr when dumping)."""
+    data = spec.model_dump(mode="json", exclude_none=True)
+    for path in secret_paths():
+        value = spec
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is not None:
+            node, leaf = _walk(data, path)
+            if node is not None:
+                node[leaf] = value.get_secret_value()
+    return data
