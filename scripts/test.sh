@@ -10,6 +10,7 @@ trap 'scripts/services.sh stop' EXIT
 export DATABASE_URL=postgres://vio:vio@127.0.0.1:5432/vio
 export CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 export VIO_DATA_DIR="$PWD/var/test"
+export VIO_TEST_DATABASE=${VIO_TEST_DATABASE:-test_vio_$$}
 export VIO_HTTPS=0
 export DJANGO_DEBUG=0
 # Keys for this run only: nothing a test encrypts outlives it.

@@ -115,6 +115,9 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    if os.environ.get("VIO_TEST_DATABASE"):
+        # One test database per run, so two runs on one machine do not drop each other's.
+        DATABASES["default"]["TEST"] = {"NAME": os.environ["VIO_TEST_DATABASE"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
