@@ -82,7 +82,7 @@ def accept_certificate(endpoint, fingerprint: str):
     return check_connection(endpoint)
 
 
-def _record_problem(endpoint, exc: ConnectionProblem) -> None:
+def record_problem(endpoint, exc: ConnectionProblem) -> None:
     endpoint.status_code = exc.code
     endpoint.status_message = str(exc)
     if isinstance(exc, CertificateChanged):
@@ -106,7 +106,7 @@ def check_connection(endpoint):
         else:
             endpoint.version = _nsx_version(endpoint)
     except ConnectionProblem as exc:
-        _record_problem(endpoint, exc)
+        record_problem(endpoint, exc)
     else:
         endpoint.status, endpoint.status_code, endpoint.status_message = ConnectionStatus.CONNECTED, "", ""
     endpoint.checked_at = timezone.now()

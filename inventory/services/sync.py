@@ -81,7 +81,7 @@ def _run(model, pk, read_and_store) -> SyncRecord | None:
     try:
         read_and_store(endpoint, record)
     except ConnectionProblem as exc:
-        endpoints._record_problem(endpoint, exc)
+        endpoints.record_problem(endpoint, exc)
         endpoint.save(update_fields=["status", "status_code", "status_message", "presented_certificate", "updated_at"])
         _finish(endpoint, record, str(exc))
     except Exception as exc:
