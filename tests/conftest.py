@@ -67,16 +67,22 @@ def vcsim():
     running.stop()
 
 
+def _started_by_test(start, handle):
+    """A start(*args, **kwargs) for a test; whatever it started is stopped after the test."""
+    started = []
+
+    def start_one(*args, **kwargs):
+        running = start(*args, **kwargs)
+        started.append(running)
+        return handle(running)
+
+    return start_one, started
+
+
 @pytest.fixture
 def vcsim_factory():
     """Start fresh simulators (clean inventory, or other flags); all are stopped after the test."""
-    started = []
-
-    def start(*args, **kwargs):
-        running = start_vcsim(*args, **kwargs)
-        started.append(running)
-        return VcsimHandle(running)
-
+    start, started = _started_by_test(start_vcsim, VcsimHandle)
     yield start
     for running in started:
         running.stop()
@@ -246,13 +252,8 @@ def nsxv_factory(vcsim):
     """Start fresh emulators (other flags, or another vcsim via vcenter=handle); all stopped after the test."""
     from simulators.launcher import start_nsxv
 
-    started = []
-
-    def start(*args, vcenter=None, **kwargs):
-        running = start_nsxv((vcenter or vcsim).running, *args, **kwargs)
-        started.append(running)
-        return NsxvHandle(running)
-
+    start, started = _started_by_test(
+        lambda *args, vcenter=None, **kwargs: start_nsxv((vcenter or vcsim).running, *args, **kwargs), NsxvHandle)
     yield start
     for running in started:
         running.stop()
