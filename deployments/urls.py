@@ -1,0 +1,19 @@
+from django.urls import path
+
+from deployments.views import deployments, templates
+from deployments.wizard.view import DeployWizard
+
+wizard = DeployWizard.as_view(url_name="deployment-wizard", done_step_name="done")
+
+urlpatterns = [
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.new_wizard, name="deployment-new"),
+    path("deployments/new/<slug:wizard_id>/<slug:step>/", wizard, name="deployment-wizard"),
+    path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/save-template/", deployments.deployment_save_template, name="deployment-save-template"),
+    path("templates/", templates.template_list, name="template-list"),
+    path("templates/upload/", templates.template_upload, name="template-upload"),
+    path("templates/<int:pk>/", templates.template_detail, name="template-detail"),
+    path("templates/<int:pk>/download/", templates.template_download, name="template-download"),
+    path("templates/<int:pk>/delete/", templates.template_delete, name="template-delete"),
+]

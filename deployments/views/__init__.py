@@ -1,0 +1,1 @@
+"""Pages for deployments and deployment templates (the wizard is deployments.wizard)."""

@@ -1,0 +1,71 @@
+"""Deployment pages: the list, one deployment (its spec without secrets and its plan), save it as a
+template, and the entry of the Deploy OpenStack wizard. Thin: services do the work."""
+
+import json
+
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from deployments.forms import SaveTemplateForm
+from deployments.models import Deployment, DeploymentTemplate
+from deployments.services.launch import SpecInvalid, preview
+from deployments.services.templates import TemplateInvalid, save_as_template
+from deployments.wizard import instances
+from deployments.wizard.paths import message_for
+from deployments.wizard.state import with_placeholder_secrets
+
+
+def new_wizard(request):
+    """A new instance of the wizard, with its own id (and storage); ?template=<id> pre-selects one."""
+    wizard_id = instances.new(request.session, request.user)
+    url = reverse("deployment-wizard", kwargs={"wizard_id": wizard_id, "step": "start"})
+    template = request.GET.get("template", "")
+    if template.isdigit() and DeploymentTemplate.objects.filter(pk=template).exists():
+        url += f"?template={template}"
+    return redirect(url)
+
+
+def deployment_list(request):
+    deployments = Deployment.objects.select_related("vcenter").order_by("-created_at")
+    return render(request, "deployments/deployment_list.html", {"deployments": deployments})
+
+
+def _plan(deployment) -> tuple[dict | None, str]:
+    try:
+        return preview(with_placeholder_secrets(deployment.spec)), ""
+    except SpecInvalid as exc:
+        return None, f"The plan cannot be drawn from this spec: {exc}"
+
+
+def deployment_detail(request, pk, save_form=None):
+    deployment = get_object_or_404(Deployment.objects.select_related("vcenter"), pk=pk)
+    plan, plan_error = _plan(deployment)
+    return render(request, "deployments/deployment_detail.html", {
+        "deployment": deployment,
+        "spec_json": json.dumps(deployment.spec, indent=2),
+        "plan": plan,
+        "plan_error": plan_error,
+        "save_form": save_form or SaveTemplateForm(prefix="save", initial={"name": deployment.name}),
+    })
+
+
+@require_POST
+def deployment_save_template(request, pk):
+    deployment = get_object_or_404(Deployment, pk=pk)
+    form = SaveTemplateForm(request.POST, prefix="save")
+    if form.is_valid():
+        try:
+            template = save_as_template(deployment.spec, name=form.cleaned_data["name"],
+                                        description=form.cleaned_data["description"], user=request.user,
+                                        deployment=deployment)
+        except TemplateInvalid as exc:
+            for issue in exc.issues:
+                field = "name" if issue.path == "name" else None
+                form.add_error(field, message_for(issue, "Template name" if field else issue.path))
+        else:
+            from django.contrib import messages
+
+            messages.success(request, f"Saved the template {template.name}.")
+            return redirect("template-detail", template.pk)
+    return deployment_detail(request, pk, save_form=form)
