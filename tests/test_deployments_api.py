@@ -106,3 +106,27 @@ def test_a_version_0_template_is_upgraded(admin_client, vcsim):
     upgraded = response.json()["spec"]
     assert upgraded["schema_version"] == 1 and upgraded["compute_clusters"] == [{"cluster": "Compute-A", "datastores": ["vio-compute-nfs"]}]
     assert upgraded["management_network"]["ip_ranges"] == [{"start": "10.20.0.10", "end": "10.20.0.40"}]
+
+
+def test_a_duplicate_deployment_name_is_an_issue_on_the_name(admin_client, vcsim, synced_vcenter):
+    spec = valid_spec(vcsim)
+    keys = [i["key"] for i in post(admin_client, "/api/v1/deployments/validate/", {"spec": spec}).json()["issues"]]
+    assert post(admin_client, "/api/v1/deployments/", {"spec": spec, "acknowledge": keys}).status_code == 202
+    again = post(admin_client, "/api/v1/deployments/", {"spec": spec, "acknowledge": keys})
+    assert again.status_code == 400 and ("spec.name", "duplicate_name") in {(e["field"], e["code"]) for e in again.json()["errors"]}
+
+
+def test_abandoned_wizard_passwords_are_forgotten(django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.models import WizardSecret
+    from deployments.services.wizard_secrets import forget_abandoned
+
+    user = django_user_model.objects.create_user("w", password="long-password-123")
+    old = WizardSecret.objects.create(owner=user, value="typed-long-ago")
+    WizardSecret.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    fresh = WizardSecret.objects.create(owner=user, value="typed-now")
+    assert forget_abandoned() == 1
+    assert list(WizardSecret.objects.values_list("pk", flat=True)) == [fresh.pk]

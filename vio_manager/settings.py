@@ -201,6 +201,7 @@ VIO_SYNC_STALE_SECONDS = env_int("VIO_SYNC_STALE_SECONDS", 600)
 
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "vio_manager.heartbeat", "schedule": 60.0, "options": {"expires": 55}},
+    "forget-wizard-secrets": {"task": "deployments.forget_wizard_secrets", "schedule": 3600.0},
     "inventory-sync": {
         "task": "inventory.sync_all",
         "schedule": 60.0 * VIO_INVENTORY_SYNC_MINUTES,

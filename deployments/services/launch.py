@@ -32,13 +32,14 @@ def check(data: dict, *, live: bool = True):
     return spec, [i for i in issues if i.blocking], [i for i in issues if not i.blocking]
 
 
-def preview(data: dict) -> dict:
-    """The plan of a spec, for review: every VM, the totals, the anti-affinity groups."""
+def preview(data: dict, *, live: bool = False) -> dict:
+    """The plan of a spec, for review: every VM, the totals, the anti-affinity groups, and the
+    issues (with live=True, also the DNS check that creating the deployment will make)."""
     from dataclasses import asdict
 
     from deployments.spec.inventory_checks import GIB, InventoryContext
 
-    spec, blocking, advisory = check(data, live=False)
+    spec, blocking, advisory = check(data, live=live)
     if spec is None:
         raise SpecInvalid(blocking)
     context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)
@@ -66,6 +67,8 @@ def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozens
     """Validate everything again (the spec may have been typed long ago), then create the
     deployment and launch it. Blocking issues refuse; advisory ones must be acknowledged."""
     spec, blocking, advisory = check(data, live=live)
+    if spec is not None and Deployment.objects.filter(name=spec.name).exists():
+        blocking.append(Issue("name", "duplicate_name", f"A deployment named {spec.name} exists; choose another name."))
     if blocking or spec is None:
         raise SpecInvalid(blocking)
     pending = [i for i in advisory if warning_key(i) not in acknowledged]

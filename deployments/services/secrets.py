@@ -47,6 +47,15 @@ def missing_secrets(public: dict) -> list[str]:
     return needed
 
 
+PLACEHOLDER = "placeholder-secret-for-checks"
+
+
+def with_placeholder_secrets(public: dict) -> dict:
+    """A spec without secrets, with placeholders where its sections need them: fit for checks and
+    previews, never for a deployment."""
+    return merge_secrets(public, {path: PLACEHOLDER for path in missing_secrets(public)})
+
+
 def dump_with_secrets(spec) -> dict:
     """The spec as JSON data with its secrets revealed (pydantic masks SecretStr when dumping)."""
     data = spec.model_dump(mode="json", exclude_none=True)

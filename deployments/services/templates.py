@@ -5,12 +5,11 @@ import copy
 from django.db import transaction
 
 from deployments.models import DeploymentTemplate
-from deployments.services.secrets import missing_secrets, split_secrets
+from deployments.services.secrets import split_secrets, with_placeholder_secrets
 from deployments.spec import SCHEMA_VERSION, Issue
 from deployments.spec.validate import parse
 
 KIND = "vio-manager/deployment-template"
-PLACEHOLDER = "placeholder-secret-for-checks"
 
 
 class TemplateInvalid(Exception):
@@ -55,15 +54,13 @@ def upgrade(document: dict) -> dict:
 def check_template_spec(spec: dict) -> list[Issue]:
     """Shape and consistency, as if the secrets had been given (a template never holds them).
     Paths are relative to the spec."""
-    from deployments.services.secrets import merge_secrets
     from deployments.spec.consistency import consistency_issues
 
     public, secrets = split_secrets(spec)
     issues = []
     for path in secrets:
         issues.append(Issue(path, "secret_in_template", "A template must not hold secrets: remove this field."))
-    filled = merge_secrets(public, {path: PLACEHOLDER for path in missing_secrets(public)})
-    parsed, shape_issues = parse(filled)
+    parsed, shape_issues = parse(with_placeholder_secrets(public))
     issues += shape_issues
     if parsed is not None:
         issues += [i for i in consistency_issues(parsed) if i.blocking]

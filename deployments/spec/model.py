@@ -135,6 +135,13 @@ class Ldap(Strict):
     user_filter: str = ""
     ca_certificate: str = Field(default="", description="PEM of the CA that signed the LDAP server's certificate (ldaps)")
 
+    @field_validator("bind_password")
+    @classmethod
+    def _given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("is required for the bind user")
+        return value
+
 
 class Keystone(Strict):
     admin_user: Name = "admin"

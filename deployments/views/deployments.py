@@ -13,7 +13,7 @@ from deployments.services.launch import SpecInvalid, preview
 from deployments.services.templates import TemplateInvalid, save_as_template
 from deployments.wizard import instances
 from deployments.wizard.paths import message_for
-from deployments.wizard.state import with_placeholder_secrets
+from deployments.services.secrets import with_placeholder_secrets
 
 
 def new_wizard(request):

@@ -11,8 +11,7 @@ import copy
 from functools import cached_property
 
 from deployments.models import WizardSecret
-from deployments.services.secrets import merge_secrets, missing_secrets
-from deployments.services.templates import PLACEHOLDER
+from deployments.services.secrets import PLACEHOLDER, merge_secrets, missing_secrets, with_placeholder_secrets
 from deployments.spec import SCHEMA_VERSION
 from deployments.spec.consistency import consistency_issues
 from deployments.spec.inventory_checks import InventoryContext
@@ -206,10 +205,3 @@ class WizardState:
         ids = self._bucket("secret_ids")
         rows = {row.pk: row for row in WizardSecret.objects.filter(owner=self.user, pk__in=list(ids.values()))}
         return {path: rows[pk].value.reveal() for path, pk in ids.items() if pk in rows}
-
-
-def with_placeholder_secrets(public: dict) -> dict:
-    """A spec without secrets, with placeholders where its sections need them: fit for checks and
-    previews, never for a deployment. (Helper for the lead: services.templates.check_template_spec
-    does the same inline; it would sit well in services.secrets.)"""
-    return merge_secrets(public, {path: PLACEHOLDER for path in missing_secrets(public)})
