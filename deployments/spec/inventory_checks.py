@@ -7,11 +7,28 @@ import re
 import socket
 from functools import cached_property
 
+from django.core.signals import request_finished, request_started
+from django.dispatch import receiver
+
 from deployments.spec.issues import ADVISORY, Issue
 from inventory import models as m
 from inventory.services.nsx_checks import meets_minimum_version
 
 GIB = 2**30
+
+_request_cache: dict | None = None  # set while a request is served in this thread (see below)
+
+
+@receiver(request_started)
+def _start_request_cache(**_):
+    global _request_cache
+    _request_cache = {}
+
+
+@receiver(request_finished)
+def _end_request_cache(**_):
+    global _request_cache
+    _request_cache = None
 
 
 class InventoryContext:
@@ -21,7 +38,15 @@ class InventoryContext:
 
     @classmethod
     def for_spec_vcenter(cls, host: str, port: int, datacenter: str | None = None) -> "InventoryContext":
-        return cls(m.VCenter.objects.filter(host=host, port=port).first(), datacenter)
+        """One context per vCenter and datacenter within a web request (a review page checks the
+        spec several times); outside a request, a fresh one each time."""
+        key = (host, port, datacenter)
+        if _request_cache is not None and key in _request_cache:
+            return _request_cache[key]
+        context = cls(m.VCenter.objects.filter(host=host, port=port).first(), datacenter)
+        if _request_cache is not None:
+            _request_cache[key] = context
+        return context
 
     @cached_property
     def datacenter(self) -> m.Datacenter | None:
@@ -42,12 +67,29 @@ class InventoryContext:
 
     @cached_property
     def datastores(self) -> dict[str, m.Datastore]:
-        return {d.name: d for d in m.Datastore.objects.filter(datacenter=self.datacenter).prefetch_related("clusters")}
+        rows = m.Datastore.objects.filter(datacenter=self.datacenter).defer("host_moids")
+        return {d.name: d for d in self._with_reach(rows, m.Datastore.clusters.through, "datastore")}
 
     @cached_property
     def networks(self) -> dict[str, m.Network]:
-        rows = m.Network.objects.filter(datacenter=self.datacenter).select_related("switch").prefetch_related("clusters")
-        return {n.name: n for n in rows}
+        rows = m.Network.objects.filter(datacenter=self.datacenter).select_related("switch").defer("host_moids")
+        return {n.name: n for n in self._with_reach(rows, m.Network.clusters.through, "network")}
+
+    def _with_reach(self, rows, through, owner: str) -> list:
+        """Each object gets `usable_from` (ids of the clusters whose every host reaches it) and
+        `usable_from_names`, read as id pairs: a prefetch would build a Cluster per relation row,
+        thousands on a large vCenter."""
+        objects = list(rows)
+        by_id = {obj.pk: obj for obj in objects}
+        for obj in objects:
+            obj.usable_from = set()
+        pairs = through.objects.filter(**{f"{owner}__datacenter": self.datacenter}).values_list(f"{owner}_id", "cluster_id")
+        for owner_id, cluster_id in pairs:
+            by_id[owner_id].usable_from.add(cluster_id)
+        names = {cluster.pk: cluster.name for cluster in self.clusters.values()}
+        for obj in objects:
+            obj.usable_from_names = sorted(names[pk] for pk in obj.usable_from if pk in names)
+        return objects
 
     @cached_property
     def switches(self) -> dict[str, m.DistributedSwitch]:
@@ -93,7 +135,7 @@ class InventoryContext:
             return None
         if not datastore.accessible or datastore.maintenance_mode != "normal":
             issues.append(Issue(path, "datastore_unavailable", f"{name} is inaccessible or in maintenance mode."))
-        if cluster is not None and cluster not in datastore.clusters.all():
+        if cluster is not None and cluster.pk not in datastore.usable_from:
             issues.append(Issue(path, "datastore_not_on_cluster",
                                 f"{name} is not mounted by every host of {cluster.name}; choose a datastore all its hosts share."))
         return datastore
@@ -113,7 +155,7 @@ class InventoryContext:
             issues.append(Issue(f"{path}.portgroup", "unknown_portgroup", f"There is no port group '{network.portgroup}'."))
         elif portgroup.uplink:
             issues.append(Issue(f"{path}.portgroup", "uplink_portgroup", f"{network.portgroup} is a switch's uplink port group."))
-        elif cluster is not None and cluster not in portgroup.clusters.all():
+        elif cluster is not None and cluster.pk not in portgroup.usable_from:
             issues.append(Issue(f"{path}.portgroup", "portgroup_not_on_cluster",
                                 f"{network.portgroup} is not on every host of the management cluster {management_cluster}."))
         return issues
@@ -126,7 +168,7 @@ class InventoryContext:
                 self.datastore_usable(name, cluster, f"{path}.{index}.datastores.{ds_index}", issues)
             if entry.datastore_regex and cluster is not None:
                 pattern = re.compile(entry.datastore_regex)
-                if not any(pattern.search(d.name) and cluster in d.clusters.all() for d in self.datastores.values()):
+                if not any(pattern.search(d.name) and cluster.pk in d.usable_from for d in self.datastores.values()):
                     issues.append(Issue(f"{path}.{index}.datastore_regex", "regex_matches_nothing",
                                         f"No datastore shared by every host of {entry.cluster} matches {entry.datastore_regex}."))
         return issues

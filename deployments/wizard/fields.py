@@ -1,6 +1,9 @@
 """Pickers filled from the synced inventory, and how their options read."""
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 GIB = 2**30
 
@@ -19,7 +22,35 @@ class MultiPickerField(forms.MultipleChoiceField):
         return bool(value)
 
 
-class TaggedCheckboxes(forms.CheckboxSelectMultiple):
+class FastCheckboxes(forms.CheckboxSelectMultiple):
+    """Renders its options in one pass, with the markup _field.html gives other choice fields: a
+    large vCenter offers over a thousand datastore checkboxes on one step, and a template per
+    option costs ~0.4 ms."""
+
+    renders_itself = True  # _field.html prints {{ field }} instead of looping over the options
+
+    def option_attrs(self, value) -> str:
+        return ""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        base = self.build_attrs(self.attrs, attrs)
+        group_id = base.pop("id", "")
+        base.pop("required", None)
+        common = flatatt({key: val for key, val in base.items() if val is not False})
+        chosen = {str(v) for v in (value or [])}
+        rows = []
+        for index, (option_value, label) in enumerate(self.choices):
+            option_id = f"{group_id}_{index}"
+            rows.append(format_html(
+                '<label class="choice" for="{}"><input type="checkbox" name="{}" value="{}" id="{}"{}{}{}> <span>{}</span></label>',
+                option_id, name, option_value, option_id, common,
+                mark_safe(" checked") if str(option_value) in chosen else "", self.option_attrs(option_value), label))
+        if not rows:
+            return mark_safe('<p class="empty">Nothing to choose from: sync the inventory, or check the earlier steps.</p>')
+        return mark_safe("\n".join(rows))
+
+
+class TaggedCheckboxes(FastCheckboxes):
     """Checkboxes whose options carry data-clusters="A,B" (the clusters that reach each datastore),
     so the page can show only those of the cluster chosen on the same step."""
 
@@ -27,11 +58,9 @@ class TaggedCheckboxes(forms.CheckboxSelectMultiple):
         super().__init__(*args, **kwargs)
         self.tags = tags or {}
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        if str(value) in self.tags:
-            option["attrs"]["data-clusters"] = self.tags[str(value)]
-        return option
+    def option_attrs(self, value) -> str:
+        tags = self.tags.get(str(value))
+        return format_html(' data-clusters="{}"', tags) if tags else ""
 
 
 def offer(field: forms.ChoiceField, choices: list, current=None) -> None:
@@ -65,7 +94,7 @@ def datastore_label(datastore, *, shared_by: bool = True) -> str:
     if datastore.type:
         label += f" · {datastore.type}"
     if shared_by:
-        names = sorted(c.name for c in datastore.clusters.all())
+        names = datastore.usable_from_names
         label += f" · on every host of {', '.join(names)}" if names else " · on one host only"
     return label
 

@@ -40,7 +40,7 @@ class NetworkForm(StepForm):
         context = self.state.inventory()
         cluster = context.clusters.get(self.state.management_cluster or "")
         networks = [n for n in sorted(context.networks.values(), key=lambda n: n.name)
-                    if not n.uplink and (cluster is None or cluster in n.clusters.all())]
+                    if not n.uplink and (cluster is None or cluster.pk in n.usable_from)]
         offer(self.fields["portgroup"], [("", "— choose a port group —")] + [(n.name, portgroup_label(n)) for n in networks],
               bound_value(self, "portgroup"))
 

@@ -5,7 +5,7 @@ from django import forms
 
 from deployments.plan import build_plan
 from deployments.wizard.fields import (
-    GIB, MultiPickerField, PickerField, TaggedCheckboxes, bound_value, cluster_label, datastore_label, offer,
+    GIB, FastCheckboxes, MultiPickerField, PickerField, TaggedCheckboxes, bound_value, cluster_label, datastore_label, offer,
 )
 from deployments.wizard.forms.base import StepForm, compact
 from inventory.models import Datacenter
@@ -39,10 +39,10 @@ class DatacenterForm(StepForm):
         clusters = sorted(context.clusters.values(), key=lambda c: c.name)
         offer(self.fields["management_cluster"], [("", "— choose a cluster —")] + [(c.name, cluster_label(c)) for c in clusters],
               bound_value(self, "management_cluster"))
-        shared = [d for d in sorted(context.datastores.values(), key=lambda d: d.name) if d.clusters.all()]
+        shared = [d for d in sorted(context.datastores.values(), key=lambda d: d.name) if d.usable_from]
         offer(self.fields["management_datastores"], [(d.name, datastore_label(d)) for d in shared],
               bound_value(self, "management_datastores", many=True))
-        self.fields["management_datastores"].widget.tags = {d.name: ",".join(c.name for c in d.clusters.all()) for d in shared}
+        self.fields["management_datastores"].widget.tags = {d.name: ",".join(d.usable_from_names) for d in shared}
 
     def from_spec(self, spec: dict) -> dict:
         return compact({name: spec.get(name) for name in ("datacenter", "topology", "management_cluster", "management_datastores")})
@@ -88,9 +88,9 @@ class ComputeForm(StepForm):
             note = " (the management cluster)" if cluster.name == management else ""
             self.fields[use] = forms.BooleanField(label=f"Use {cluster.name} for Nova{note}", required=False,
                                                   help_text=cluster_label(cluster))
-            usable = [d for d in datastores if cluster in d.clusters.all()]
+            usable = [d for d in datastores if cluster.pk in d.usable_from]
             self.fields[stores] = MultiPickerField(label=f"Datastores of {cluster.name}", required=False,
-                                                   widget=forms.CheckboxSelectMultiple,
+                                                   widget=FastCheckboxes,
                                                    help_text="Only datastores every host of the cluster mounts are offered.")
             offer(self.fields[stores], [(d.name, datastore_label(d, shared_by=False)) for d in usable],
                   bound_value(self, stores, many=True))
@@ -146,7 +146,7 @@ class GlanceForm(StepForm):
         context = self.state.inventory()
         cluster = context.clusters.get(self.state.management_cluster or "")
         usable = [d for d in sorted(context.datastores.values(), key=lambda d: d.name)
-                  if cluster is not None and cluster in d.clusters.all()]
+                  if cluster is not None and cluster.pk in d.usable_from]
         offer(self.fields["datastore"], [("", "— choose a datastore —")] + [(d.name, datastore_label(d, shared_by=False)) for d in usable],
               bound_value(self, "datastore"))
 
