@@ -1,3 +1,4 @@
 from deployments.models.deployment import Deployment, DeploymentTemplate, WizardSecret
+from deployments.models.runs import IpAllocation, Run, RunEvent, StepRun
 
-__all__ = ["Deployment", "DeploymentTemplate", "WizardSecret"]
+__all__ = ["Deployment", "DeploymentTemplate", "IpAllocation", "Run", "RunEvent", "StepRun", "WizardSecret"]

@@ -1,5 +1,7 @@
-"""spec (+ inventory) -> the concrete plan: VMs per role, sizes, datastores, addresses, rules."""
+"""spec (+ inventory) -> the concrete plan: VMs per role, sizes, datastores, addresses, rules,
+and the step graph the engine runs."""
 
 from deployments.plan.layout import Plan, PlannedVm, address_needs, build_plan, roles_for
+from deployments.plan.steps import StepDef, step_graph
 
-__all__ = ["Plan", "PlannedVm", "address_needs", "build_plan", "roles_for"]
+__all__ = ["Plan", "PlannedVm", "StepDef", "address_needs", "build_plan", "roles_for", "step_graph"]

@@ -67,18 +67,22 @@ def address_needs(topology: str, neutron_mode: str, compute_clusters: int) -> tu
     return management, external
 
 
-def _addresses(ranges) -> "iter[str]":
+def _addresses(ranges, taken: frozenset[str] = frozenset()) -> "iter[str]":
     for ip_range in ranges:
         for value in range(int(ip_range.start), int(ip_range.end) + 1):
-            yield str(IPv4Address(value))
+            address = str(IPv4Address(value))
+            if address not in taken:
+                yield address
 
 
-def build_plan(spec, datastore_free_gb: dict[str, float] | None = None) -> Plan:
-    """The VMs of this spec with deterministic names and addresses. Datastores: each VM goes to the
-    management datastore with the most free space left (in the order given when free space is unknown)."""
+def build_plan(spec, datastore_free_gb: dict[str, float] | None = None, *,
+               taken_management: frozenset[str] = frozenset(), taken_external: frozenset[str] = frozenset()) -> Plan:
+    """The VMs of this spec with deterministic names and addresses (the first free ones of the
+    ranges, skipping those other deployments hold). Datastores: each VM goes to the management
+    datastore with the most free space left (in the order given when free space is unknown)."""
     compute_clusters = len(spec.compute_clusters)
-    management_ips = _addresses(spec.management_network.ip_ranges)
-    external_ips = _addresses(spec.external_network.ip_ranges)
+    management_ips = _addresses(spec.management_network.ip_ranges, taken_management)
+    external_ips = _addresses(spec.external_network.ip_ranges, taken_external)
     internal_vip = next(management_ips, "") if spec.topology == "ha" else ""
     free = dict(datastore_free_gb or {name: 0.0 for name in spec.management_datastores})
     order = list(spec.management_datastores)

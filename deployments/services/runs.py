@@ -1,0 +1,55 @@
+"""Runs and their append-only event log."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from deployments.choices import EventLevel
+from deployments.models import Run, RunEvent, StepRun
+from deployments.plan import step_graph
+from deployments.services.addresses import plan_with_addresses
+from deployments.spec import DeploymentSpec
+
+
+class RunAlreadyActive(Exception):
+    """A deployment has at most one active run (the database enforces it)."""
+
+
+def start_run(deployment, spec: DeploymentSpec) -> Run:
+    """Create the next run of a deployment with its steps, addresses allocated. The engine
+    (a later issue) advances it."""
+    plan = plan_with_addresses(deployment, spec)
+    try:
+        with transaction.atomic():
+            number = (deployment.runs.aggregate(last=Max("number"))["last"] or 0) + 1
+            run = Run.objects.create(deployment=deployment, number=number, spec=deployment.spec)
+            StepRun.objects.bulk_create([
+                StepRun(run=run, key=step.key, kind=step.kind, target=step.target,
+                        depends_on=list(step.depends_on), weight=step.weight)
+                for step in step_graph(spec, plan)
+            ])
+    except IntegrityError as exc:
+        if deployment.runs.filter(status__in=["pending", "running", "cancelling"]).exists():
+            raise RunAlreadyActive(f"{deployment.name} already has an active run.") from exc
+        raise
+    log(run, f"Run {run.number} created: {run.steps.count()} steps for {len(plan.vms)} VMs.")
+    return run
+
+
+def log(run: Run, message: str, *, level: str = EventLevel.INFO, step_key: str = "") -> RunEvent:
+    """Append an event, committed at once (its own transaction when called outside one), so the
+    log is visible while the run goes on and survives a worker that dies."""
+    with transaction.atomic():
+        Run.objects.select_for_update().filter(pk=run.pk).only("pk").get()  # serialises sequence numbers
+        sequence = (RunEvent.objects.filter(run=run).aggregate(last=Max("sequence"))["last"] or 0) + 1
+        return RunEvent.objects.create(run=run, sequence=sequence, level=level, step_key=step_key, message=message)
+
+
+def progress(run: Run) -> float:
+    """Weighted share of the run's steps that are done, 0-100."""
+    from deployments.choices import STEP_DONE
+
+    total = done = 0
+    for status, weight in run.steps.values_list("status", "weight"):
+        total += weight
+        done += weight if status in STEP_DONE else 0
+    return 100.0 * done / total if total else 0.0
