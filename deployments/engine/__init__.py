@@ -1,0 +1,1 @@
+"""The step runner and the idempotent steps (vcenter, nsx, openstack)."""
