@@ -3,16 +3,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 GO_ENV := GO111MODULE=off GOPATH=/usr/share/gocode
-TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium
+TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium qemu-utils openssl
 SIM_PACKAGES := golang-go golang-github-vmware-govmomi-dev
 
-.PHONY: help install demo test run vcsim system-deps clean
+.PHONY: help install demo test run vcsim ova system-deps clean
 
 help:
 	@echo "make demo   run VIO Manager on the bundled simulators (http://127.0.0.1:8000)"
 	@echo "make test   install what is missing, start PostgreSQL and Redis, run the test suite"
 	@echo "make run    gunicorn, worker and beat against DATABASE_URL and CELERY_BROKER_URL"
 	@echo "make vcsim  build the vCenter simulator (var/bin/vcsim)"
+	@echo "make ova    build the test appliance OVA (var/appliance/vio-appliance.ova)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,12 @@ var/bin/vcsim: $(wildcard simulators/vcsim/*.go)
 	cd simulators/vcsim && $(GO_ENV) go build -o ../../var/bin/vcsim .
 
 vcsim: var/bin/vcsim
+
+# The appliance OVA for tests and the demo: made here, never committed.
+var/appliance/vio-appliance.ova: scripts/build-ova.sh
+	scripts/build-ova.sh $@
+
+ova: var/appliance/vio-appliance.ova
 
 system-deps:
 	scripts/system-deps.sh $(TEST_PACKAGES)
