@@ -4,6 +4,7 @@ import http.client
 import logging
 import ssl
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pyVim.connect import SmartStubAdapter, VimSessionOrientedStub
@@ -108,44 +109,63 @@ def collect(si, obj_type, properties: list[str], root=None, page_size: int = 100
         view.DestroyView()
 
 
-class TaskTimeout(Exception):
+class WaitTimeout(TimeoutError):
     pass
 
 
-def wait_for_tasks(si, tasks, timeout: float = 300.0) -> dict[str, dict]:
-    """Wait until every task is success or error, without polling: WaitForUpdatesEx on a private
-    collector, so concurrent waits that share one session do not disturb each other.
+class TaskTimeout(WaitTimeout):
+    pass
 
-    Returns {task moid: {"info.state": …, "info.error": …, "info.result": …}}.
-    """
+
+@contextmanager
+def watching(si, objects, obj_type, paths: list[str], timeout: float):
+    """Watch properties of some objects without polling: WaitForUpdatesEx on a private collector,
+    so concurrent waits sharing one session do not disturb each other. Yields an iterator of the
+    accumulated {moid: {path: value}} after each change; raises WaitTimeout at the deadline."""
     pc = vmodl.query.PropertyCollector
     collector = si.content.propertyCollector.CreatePropertyCollector()
     try:
         collector.CreateFilter(
-            pc.FilterSpec(
-                objectSet=[pc.ObjectSpec(obj=task) for task in tasks],
-                propSet=[pc.PropertySpec(type=vim.Task, pathSet=["info.state", "info.error", "info.result"])],
-            ),
+            pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=obj) for obj in objects],
+                          propSet=[pc.PropertySpec(type=obj_type, pathSet=paths, all=False)]),
             True,
         )
-        pending = {task._moId for task in tasks}
-        state: dict[str, dict] = {}
-        version = ""
-        deadline = time.monotonic() + timeout
-        while pending:
-            remaining = deadline - time.monotonic()
-            update = None
-            if remaining > 0:
-                update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(remaining))))
-            if update is None:
-                raise TaskTimeout(f"{len(pending)} vCenter task(s) still running after {timeout:g} s: {sorted(pending)}")
-            version = update.version
-            for filter_set in update.filterSet:
-                for object_update in filter_set.objectSet:
-                    values = state.setdefault(object_update.obj._moId, {})
-                    values.update({change.name: change.val for change in object_update.changeSet})
-                    if values.get("info.state") in ("success", "error"):
-                        pending.discard(object_update.obj._moId)
-        return state
+
+        def updates():
+            state: dict[str, dict] = {}
+            version = ""
+            deadline = time.monotonic() + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                update = None
+                if remaining > 0:
+                    update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(remaining))))
+                if update is None:
+                    raise WaitTimeout(f"still waiting after {timeout:g} s")
+                version = update.version
+                for filter_set in update.filterSet:
+                    for object_update in filter_set.objectSet:
+                        values = state.setdefault(object_update.obj._moId, {})
+                        values.update({change.name: change.val for change in object_update.changeSet})
+                yield state
+
+        yield updates()
     finally:
         collector.Destroy()
+
+
+def wait_for_tasks(si, tasks, timeout: float = 300.0) -> dict[str, dict]:
+    """Wait until every task is success or error.
+
+    Returns {task moid: {"info.state": …, "info.error": …, "info.result": …}}.
+    """
+    ids = {task._moId for task in tasks}
+    pending = ids
+    try:
+        with watching(si, tasks, vim.Task, ["info.state", "info.error", "info.result"], timeout) as updates:
+            for state in updates:
+                pending = {moid for moid in ids if state.get(moid, {}).get("info.state") not in ("success", "error")}
+                if not pending:
+                    return state
+    except WaitTimeout:
+        raise TaskTimeout(f"{len(pending)} vCenter task(s) still running after {timeout:g} s: {sorted(pending)}") from None

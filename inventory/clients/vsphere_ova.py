@@ -23,7 +23,7 @@ from pyVmomi import vim, vmodl
 
 from inventory.clients.errors import TlsProblem
 from inventory.clients.tls import context_trusting, fetch_certificate, format_fingerprint
-from inventory.clients.vsphere import collect, wait_for_tasks
+from inventory.clients.vsphere import WaitTimeout, collect, wait_for_tasks, watching
 
 log = logging.getLogger(__name__)
 
@@ -185,37 +185,18 @@ def import_ova(si, ova_path, *, datacenter, resource_pool, folder=None, datastor
 
 def _wait_until_ready(si, lease, timeout: float):
     """Wait (WaitForUpdatesEx on a private collector, no polling) until the lease is ready."""
-    pc = vmodl.query.PropertyCollector
-    collector = si.content.propertyCollector.CreatePropertyCollector()
     try:
-        collector.CreateFilter(
-            pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=lease)],
-                          propSet=[pc.PropertySpec(type=vim.HttpNfcLease, pathSet=["state", "error", "info"])]),
-            True,
-        )
-        values: dict = {}
-        version = ""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = values.get("state")
-            if state == vim.HttpNfcLease.State.ready:
-                return values["info"]
-            if state == vim.HttpNfcLease.State.error:
-                raise OvaImportError(f"vCenter could not prepare the import: {_fault_text(values.get('error'))}")
-            if state == vim.HttpNfcLease.State.done:
-                raise OvaImportError("The import lease ended before any disk was uploaded.")
-            remaining = deadline - time.monotonic()
-            update = None
-            if remaining > 0:
-                update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(remaining))))
-            if update is None:
-                raise OvaImportError(f"vCenter did not get the import ready within {timeout:g} s.")
-            version = update.version
-            for filter_set in update.filterSet:
-                for object_update in filter_set.objectSet:
-                    values.update({change.name: change.val for change in object_update.changeSet})
-    finally:
-        collector.Destroy()
+        with watching(si, [lease], vim.HttpNfcLease, ["state", "error", "info"], timeout) as updates:
+            for state in updates:
+                values = state.get(lease._moId, {})
+                if values.get("state") == vim.HttpNfcLease.State.ready:
+                    return values["info"]
+                if values.get("state") == vim.HttpNfcLease.State.error:
+                    raise OvaImportError(f"vCenter could not prepare the import: {_fault_text(values.get('error'))}")
+                if values.get("state") == vim.HttpNfcLease.State.done:
+                    raise OvaImportError("The import lease ended before any disk was uploaded.")
+    except WaitTimeout:
+        raise OvaImportError(f"vCenter did not get the import ready within {timeout:g} s.") from None
 
 
 def _keepalive_interval(info, wanted: float) -> float:
