@@ -8,3 +8,21 @@ from deployments.services import wizard_secrets
 @shared_task(name="deployments.forget_wizard_secrets")
 def forget_wizard_secrets() -> None:
     wizard_secrets.forget_abandoned()
+
+
+@shared_task(name="deployments.advance_run")
+def advance_run(run_id: int) -> None:
+    from deployments.engine.runner import advance
+
+    advance(run_id)
+
+
+@shared_task(name="deployments.execute_step")
+def execute_step(step_id: int) -> None:
+    from deployments.engine.executor import execute
+    from deployments.models import StepRun
+
+    execute(step_id)
+    run_id = StepRun.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
+    if run_id:
+        advance_run.delay(run_id)

@@ -12,6 +12,7 @@ export CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 export VIO_DATA_DIR="$PWD/var/test"
 export VIO_TEST_DATABASE=${VIO_TEST_DATABASE:-test_vio_$$}
 export VIO_HTTPS=0
+export VIO_SIMULATED_HOSTS=1   # the tests' vCenter and NSX are the bundled simulators
 export DJANGO_DEBUG=0
 # Keys for this run only: nothing a test encrypts outlives it.
 export DJANGO_SECRET_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')

@@ -194,6 +194,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# The deployment engine. Simulated hosts (the bundled simulators): guest tools are faked through
+# the simulator and the kolla-ansible bundle is rendered and checked, not executed.
+VIO_SIMULATED_HOSTS = env_bool("VIO_SIMULATED_HOSTS", EMBEDDED)
+VIO_ENGINE_PARALLEL_PER_VCENTER = env_int("VIO_ENGINE_PARALLEL_PER_VCENTER", 4)
+VIO_ENGINE_STEP_TIMEOUT = env_int("VIO_ENGINE_STEP_TIMEOUT", 180)  # seconds; below the task's soft limit
+
 # How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
 VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
 # A sync still "running" after this long is taken to have died with its worker.

@@ -1,0 +1,86 @@
+"""The step runner. The database is the truth of a run: advance() locks the run (and its
+vCenter, so concurrency limits hold across workers), claims the steps whose dependencies are
+done, and leaves their execution to short Celery tasks that each report back and advance again."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from deployments.choices import RUN_TERMINAL, STEP_DONE, DeploymentStatus, EventLevel, RunStatus, StepStatus
+from deployments.models import Deployment, Run, StepRun
+from deployments.services.runs import log
+from inventory.models import VCenter
+
+logger = logging.getLogger(__name__)
+
+
+def advance(run_id: int) -> list[int]:
+    """One move of a run; returns the ids of the steps it claimed (dispatched after commit)."""
+    from deployments import tasks
+
+    with transaction.atomic():
+        run = Run.objects.select_related("deployment").get(pk=run_id)
+        VCenter.objects.select_for_update().filter(pk=run.deployment.vcenter_id).first()
+        run = Run.objects.select_for_update().select_related("deployment").get(pk=run_id)
+        if run.status in RUN_TERMINAL:
+            return []
+        now = timezone.now()
+        if run.status == RunStatus.PENDING:
+            run.status, run.started_at = RunStatus.RUNNING, now
+            Deployment.objects.filter(pk=run.deployment_id).update(status=DeploymentStatus.RUNNING)
+        run.heartbeat_at = now
+        steps = list(run.steps.select_for_update())
+        by_key = {step.key: step for step in steps}
+        running = [s for s in steps if s.status == StepStatus.RUNNING]
+        failed = [s for s in steps if s.status == StepStatus.FAILED]
+
+        if run.cancel_requested:
+            StepRun.objects.filter(run=run, status=StepStatus.PENDING).update(status=StepStatus.CANCELLED, finished_at=now)
+            if not running:
+                _finish(run, RunStatus.CANCELLED, DeploymentStatus.CANCELLED, "Cancelled by request.")
+            run.save()
+            return []
+
+        claimed: list[StepRun] = []
+        if not failed:
+            ready = [s for s in steps if s.status == StepStatus.PENDING
+                     and all(by_key[d].status in STEP_DONE for d in s.depends_on)]
+            busy = StepRun.objects.filter(run__deployment__vcenter_id=run.deployment.vcenter_id,
+                                          status=StepStatus.RUNNING).count()
+            room = max(settings.VIO_ENGINE_PARALLEL_PER_VCENTER - busy, 0)
+            for step in ready[:room]:
+                step.status, step.started_at, step.finished_at, step.error = StepStatus.RUNNING, now, None, ""
+                step.attempt += 1
+                claimed.append(step)
+            StepRun.objects.bulk_update(claimed, ["status", "started_at", "finished_at", "error", "attempt"])
+
+        if not claimed and not running:
+            if all(s.status in STEP_DONE for s in steps):
+                _finish(run, RunStatus.SUCCEEDED, DeploymentStatus.SUCCEEDED, "")
+            elif failed:
+                _finish(run, RunStatus.FAILED, DeploymentStatus.FAILED, f"Step {failed[0].key} failed: {failed[0].error}")
+        run.save()
+        ids = [step.pk for step in claimed]
+        transaction.on_commit(lambda: [tasks.execute_step.delay(step_id) for step_id in ids])
+    return ids
+
+
+def _finish(run: Run, status: str, deployment_status: str, error: str) -> None:
+    run.status, run.finished_at, run.error = status, timezone.now(), error
+    Deployment.objects.filter(pk=run.deployment_id).update(status=deployment_status)
+    log(run, f"Run {run.number} {status}." + (f" {error}" if error else ""),
+        level=EventLevel.ERROR if status == RunStatus.FAILED else EventLevel.INFO)
+
+
+def request_cancel(run: Run) -> bool:
+    """Cooperative: the flag is honoured between steps; steps running now finish first."""
+    from deployments import tasks
+
+    updated = Run.objects.filter(pk=run.pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(
+        cancel_requested=True, status=RunStatus.CANCELLING)
+    if updated:
+        log(run, "Cancel requested: running steps finish, no new step starts.", level=EventLevel.WARNING)
+        transaction.on_commit(lambda: tasks.advance_run.delay(run.pk))
+    return bool(updated)

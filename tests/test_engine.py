@@ -1,0 +1,96 @@
+"""The engine end to end: a run advanced by a real Celery worker over Redis against the vCenter
+simulator, from pre-flight to the rendered kolla-ansible bundle."""
+
+import subprocess
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from pyVmomi import vim
+
+from deployments.choices import RunStatus, StepStatus
+from deployments.models import Run
+from deployments.services import launch, runs
+from deployments.spec import parse
+from inventory.clients.vsphere import collect
+from tests.spec_fixtures import registered_vcenter, valid_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def ova_url(tmp_path_factory):
+    """The project's appliance OVA, served over HTTP on loopback as an administrator would."""
+    directory = tmp_path_factory.mktemp("appliance")
+    subprocess.run([str(ROOT / "scripts" / "build-ova.sh"), str(directory / "vio-appliance.ova")], check=True,
+                   capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/vio-appliance.ova"
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(run: Run, timeout: float = 120) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run still {run.status} after {timeout} s: {list(run.events.values_list('message', flat=True))[-5:]}")
+
+
+def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_worker, ova_url):
+    from deployments import tasks
+
+    fresh = vcsim_factory()
+    registered_vcenter(fresh)
+    data = valid_spec(fresh)
+    data["appliance_ova"] = {"url": ova_url}
+    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    run = runs.start_run(deployment, parse(data)[0])
+    tasks.advance_run.delay(run.pk)
+    run = wait_for(run)
+
+    assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-5:])
+    statuses = dict(run.steps.values_list("key", "status"))
+    assert statuses["configure"] == statuses["validate"] == StepStatus.SKIPPED
+    assert all(status == StepStatus.SUCCEEDED for key, status in statuses.items() if key not in ("configure", "validate"))
+    assert runs.progress(run) == 100.0
+    deployment.refresh_from_db()
+    assert deployment.status == "succeeded"
+
+    si = fresh.connect()
+    vms = {r["name"]: r for r in collect(si, vim.VirtualMachine, ["name", "config.extraConfig", "guest.ipAddress", "runtime.powerState"])}
+    ours = {name: row for name, row in vms.items() if name.startswith("cloud1-")}
+    assert len(ours) == 13
+    for vm in run.steps.filter(kind="wait_guest"):
+        row = ours[vm.target]
+        assert row["runtime.powerState"] == "poweredOn" and row["guest.ipAddress"] == vm.output["ip"]
+    clusters = {r["name"]: r for r in collect(si, vim.ClusterComputeResource, ["name", "configurationEx"])}
+    rules = {rule.name for rule in clusters["Management"]["configurationEx"].rule}
+    assert {"cloud1-db", "cloud1-lb", "cloud1-controller"} <= rules
+    bundle = Path(run.steps.get(key="render_bundle").output["directory"])
+    assert (bundle / "globals.yml").exists() and "nova_compute_virt_type: vmware" in (bundle / "globals.yml").read_text()
+    assert oct((bundle / "passwords.yml").stat().st_mode & 0o777) == "0o600"
+    messages = list(run.events.values_list("message", flat=True))
+    assert messages[0].startswith("Run 1 created") and any("not executed: simulated hosts" in m for m in messages)
+
+    # A second run adopts everything the first made: same VMs, the template reused.
+    run2 = runs.start_run(deployment, parse(data)[0])
+    tasks.advance_run.delay(run2.pk)
+    run2 = wait_for(run2)
+    assert run2.status == RunStatus.SUCCEEDED
+    assert run2.steps.get(key="import_ova").output["reused"] is True
+    again = [r["name"] for r in collect(si, vim.VirtualMachine, ["name"]) if r["name"].startswith("cloud1-")]
+    assert sorted(again) == sorted(ours)
