@@ -94,3 +94,26 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
     assert run2.steps.get(key="import_ova").output["reused"] is True
     again = [r["name"] for r in collect(si, vim.VirtualMachine, ["name"]) if r["name"].startswith("cloud1-")]
     assert sorted(again) == sorted(ours)
+
+
+def test_a_failed_step_fails_the_run_with_its_reason_and_starts_nothing_after_it(vcsim_factory, celery_worker, ova_url):
+    from deployments import tasks
+
+    fresh = vcsim_factory()
+    registered_vcenter(fresh)
+    data = valid_spec(fresh)
+    data["appliance_ova"] = {"url": ova_url}
+    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    fresh.inject(method="CloneVM_Task", match="cloud1-db-02", fault="InsufficientResourcesFault", count=1)
+    run = runs.start_run(deployment, parse(data)[0])
+    tasks.advance_run.delay(run.pk)
+    run = wait_for(run)
+
+    assert run.status == RunStatus.FAILED and "clone:cloud1-db-02" in run.error
+    failed = run.steps.get(key="clone:cloud1-db-02")
+    assert failed.status == StepStatus.FAILED and "InsufficientResourcesFault" in failed.error
+    assert run.steps.get(key="customize:cloud1-db-02").status == StepStatus.PENDING
+    assert run.steps.get(key="render_bundle").status == StepStatus.PENDING
+    assert run.events.filter(level="error").exists()
+    deployment.refresh_from_db()
+    assert deployment.status == "failed"

@@ -93,11 +93,13 @@ def execute(step_id: int) -> None:
             output = result or {}
     except Exception as exc:  # every failure is recorded on the step; unexpected ones also logged in full
         from inventory.clients.errors import ConnectionProblem
+        from inventory.clients.vsphere_build import BuildError
+        from inventory.clients.vsphere_ova import OvaImportError
 
         status = StepStatus.FAILED
-        known = isinstance(exc, (StepFailed, ConnectionProblem)) or exc.__class__.__name__.endswith(("Error", "Fault"))
-        error = str(exc) if known and str(exc) else f"{exc.__class__.__name__}: {exc}"
-        if not isinstance(exc, (StepFailed, ConnectionProblem)):
+        explained = isinstance(exc, (StepFailed, ConnectionProblem, BuildError, OvaImportError)) and str(exc)
+        error = str(exc) if explained else f"{exc.__class__.__name__}: {exc}"
+        if not explained:
             logger.exception("step %s of run %s failed", step.key, step.run_id)
     with transaction.atomic():
         updated = StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING).update(
