@@ -72,6 +72,9 @@ def test_templates_round_trip_without_secrets(admin_client, vcsim, synced_vcente
     redeploy["name"] = "cloud2"
     redeploy["keystone"]["admin_password"] = "Another-Secret-2"
     redeploy["management_network"]["ip_ranges"] = [{"start": "10.20.0.100", "end": "10.20.0.130"}]
+    taken = post(admin_client, "/api/v1/deployments/validate/", {"spec": redeploy}).json()
+    assert ("spec.load_balancer.public_vip", "vip_in_use") in {(i["field"], i["code"]) for i in taken["issues"]}
+    redeploy["load_balancer"]["public_vip"] = "192.0.2.6"  # cloud1 holds .5
     again = post(admin_client, "/api/v1/deployments/", {"spec": redeploy, "acknowledge": [i["key"] for i in checked["issues"]]})
     assert again.status_code == 202, again.json()
 

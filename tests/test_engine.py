@@ -58,9 +58,7 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
     data = valid_spec(fresh)
     data["appliance_ova"] = {"url": ova_url}
     deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
-    run = runs.start_run(deployment, parse(data)[0])
-    tasks.advance_run.delay(run.pk)
-    run = wait_for(run)
+    run = wait_for(deployment.runs.get())  # launched by create_deployment, advanced by the worker
 
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-5:])
     statuses = dict(run.steps.values_list("key", "status"))
@@ -103,11 +101,9 @@ def test_a_failed_step_fails_the_run_with_its_reason_and_starts_nothing_after_it
     registered_vcenter(fresh)
     data = valid_spec(fresh)
     data["appliance_ova"] = {"url": ova_url}
-    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
     fresh.inject(method="CloneVM_Task", match="cloud1-db-02", fault="InsufficientResourcesFault", count=1)
-    run = runs.start_run(deployment, parse(data)[0])
-    tasks.advance_run.delay(run.pk)
-    run = wait_for(run)
+    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    run = wait_for(deployment.runs.get())
 
     assert run.status == RunStatus.FAILED and "clone:cloud1-db-02" in run.error
     failed = run.steps.get(key="clone:cloud1-db-02")

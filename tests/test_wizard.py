@@ -162,7 +162,8 @@ def test_a_full_dvs_walk_creates_a_queued_deployment(admin_client, vcsim, vcente
     assert not WizardSecret.objects.exists(), "the wizard's secrets are deleted once the deployment holds them"
 
     page = admin_client.get(detail["Location"]).content.decode()
-    assert "stays queued" in page and "cloud1-memcache-02" in page and ADMIN_PASSWORD not in page
+    assert "(run 1)" in page and "cloud1-memcache-02" in page and ADMIN_PASSWORD not in page
+    assert deployment.runs.get().steps.filter(key="preflight").exists()  # launched: its first run waits for a worker
     assert "cloud1" in admin_client.get("/deployments/").content.decode()
     # The wizard instance is gone with its storage.
     assert admin_client.get(wizard.url("review"))["Location"] == "/deployments/new/"

@@ -100,7 +100,7 @@ def deploy(page) -> Deployment:
         box.check()
     submit(page, "#wizard-next")
     page.wait_for_url(re.compile(r".*/deployments/\d+/$"))
-    assert "stays queued" in page.inner_text("#status")
+    assert "(run 1)" in page.inner_text("#status")  # launched: the engine's first run exists
     return Deployment.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[-1]))
 
 
@@ -179,6 +179,8 @@ def test_save_a_template_on_review_then_deploy_again_from_it(signed_in, live_ser
     for step in ("datacenter", "management_network", "external_network", "load_balancer", "compute", "glance",
                  "neutron", "dvs", "keystone"):
         next_step(page, step)  # each step comes pre-filled from the template
+        if step == "load_balancer":  # cloud1 holds the template's public VIP now
+            page.fill("#id_load_balancer-public_vip", "192.0.2.6")
     assert page.input_value("#id_keystone-admin_password") == ""
     submit(page, "#wizard-next")  # the password is asked again
     assert "Type the OpenStack admin password." in page.inner_text("#error-summary")
@@ -187,7 +189,8 @@ def test_save_a_template_on_review_then_deploy_again_from_it(signed_in, live_ser
         next_step(page, step)
     second = deploy(page)
     assert second.name == "cloud2" and second.pk != first.pk
-    assert {**second.spec, "name": "cloud1"} == first.spec
+    assert {**second.spec, "name": "cloud1", "load_balancer": first.spec["load_balancer"]} == first.spec
+    assert second.spec["load_balancer"]["public_vip"] == "192.0.2.6"
     assert DeploymentTemplate.objects.get().spec["name"] == "cloud1"
 
 

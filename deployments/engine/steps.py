@@ -17,7 +17,7 @@ APPLIANCE_CACHE = Path(settings.DATA_DIR) / "appliance-cache"
 def preflight(ctx: StepContext):
     from deployments.services.launch import check
 
-    _, blocking, _ = check(ctx.spec_data, live=True)
+    _, blocking, _ = check(ctx.spec_data, live=True, deployment=ctx.deployment)
     if blocking:
         raise StepFailed("The spec no longer passes its checks: " + "; ".join(f"{i.path}: {i.message}" for i in blocking))
     ctx.log(f"Pre-flight passed: {len(ctx.plan.vms)} VMs, {ctx.plan.total_vcpu} vCPU, {ctx.plan.total_memory_gb} GB.")

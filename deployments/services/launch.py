@@ -26,9 +26,9 @@ def warning_key(issue: Issue) -> str:
     return f"{issue.code}@{issue.path}"
 
 
-def check(data: dict, *, live: bool = True):
+def check(data: dict, *, live: bool = True, deployment=None):
     """(spec or None, blocking issues, advisory issues)."""
-    spec, issues = validate(data, live=live)
+    spec, issues = validate(data, live=live, deployment=deployment)
     return spec, [i for i in issues if i.blocking], [i for i in issues if not i.blocking]
 
 
@@ -80,14 +80,22 @@ def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozens
         name=spec.name, vcenter=vcenter, spec=public, secrets=json.dumps(secrets),
         acknowledged=sorted(warning_key(i) for i in advisory), created_by=user, status=DeploymentStatus.QUEUED,
     )
-    launch(deployment)
+    launch(deployment, spec)
     return deployment
 
 
-def launch(deployment: Deployment) -> None:
-    """Hand the deployment to the engine. The engine (its own issue) is not built yet: until then
-    a created deployment stays queued, and says so on its page."""
-    return None
+def launch(deployment: Deployment, spec) -> None:
+    """Start the deployment's first run: its addresses are allocated now, and the engine's worker
+    advances it once this transaction commits."""
+    from deployments import tasks
+    from deployments.services.addresses import AddressesExhausted
+    from deployments.services.runs import start_run
+
+    try:
+        run = start_run(deployment, spec)
+    except AddressesExhausted as exc:  # another deployment took addresses since the checks ran
+        raise SpecInvalid([Issue("management_network.ip_ranges", "addresses_in_use", str(exc))]) from None
+    transaction.on_commit(lambda: tasks.advance_run.delay(run.pk))
 
 
 def deployment_spec_with_secrets(deployment: Deployment) -> dict:

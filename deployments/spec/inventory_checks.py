@@ -3,6 +3,7 @@
 InventoryContext loads what the checks need in a fixed number of queries; each check_* method
 covers one slice of the spec, so a wizard step runs only its own."""
 
+import ipaddress
 import re
 import socket
 from functools import cached_property
@@ -276,7 +277,38 @@ def resolves_to(hostname: str, address: str, path: str = "load_balancer.public_h
     return []
 
 
-def inventory_issues(spec, live: bool = True) -> list[Issue]:
+def address_issues(spec, vcenter, deployment=None) -> list[Issue]:
+    """Addresses other deployments hold: the public VIP must be free, and the ranges must still
+    have enough free addresses for this plan."""
+    from deployments.models import IpAllocation
+    from deployments.plan import address_needs
+
+    held = IpAllocation.objects.filter(vcenter=vcenter).select_related("deployment")
+    if deployment is not None:
+        held = held.exclude(deployment=deployment)
+    by_network: dict[str, dict[str, str]] = {}
+    for allocation in held:
+        by_network.setdefault(allocation.portgroup, {})[allocation.address] = allocation.deployment.name
+    issues = []
+    vip = str(spec.load_balancer.public_vip)
+    holder = by_network.get(spec.external_network.portgroup, {}).get(vip)
+    if holder:
+        issues.append(Issue("load_balancer.public_vip", "vip_in_use", f"The public VIP {vip} belongs to deployment {holder}; choose another address."))
+    need_management, need_external = address_needs(spec.topology, spec.neutron.mode, len(spec.compute_clusters))
+    for path, network, need in (("management_network.ip_ranges", spec.management_network, need_management),
+                                ("external_network.ip_ranges", spec.external_network, need_external)):
+        taken = by_network.get(network.portgroup, {})
+        free = sum(1 for r in network.ip_ranges for value in range(int(r.start), int(r.end) + 1)
+                   if str(ipaddress.IPv4Address(value)) not in taken)
+        if free < need:
+            owners = sorted(set(taken.values()))
+            issues.append(Issue(path, "addresses_in_use",
+                                f"Only {free} addresses of these ranges are free (deployments {', '.join(owners)} hold the others); "
+                                f"this deployment needs {need}. Use other ranges or tear down a deployment."))
+    return issues
+
+
+def inventory_issues(spec, live: bool = True, deployment=None) -> list[Issue]:
     from deployments.plan import build_plan
 
     context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)
@@ -297,6 +329,7 @@ def inventory_issues(spec, live: bool = True) -> list[Issue]:
         issues += context.check_nsx(spec.neutron.nsx, spec.compute_clusters)
     free = {name: d.free_bytes / GIB for name, d in context.datastores.items()}
     issues += context.check_capacity(build_plan(spec, free), spec.management_cluster)
+    issues += address_issues(spec, context.vcenter, deployment)
     if live:
         issues += resolves_to(spec.load_balancer.public_hostname, str(spec.load_balancer.public_vip))
     return issues

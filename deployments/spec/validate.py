@@ -32,8 +32,9 @@ def parse(data: dict) -> tuple[DeploymentSpec | None, list[Issue]]:
         return None, issues_from_validation_error(error)
 
 
-def validate(data: dict, *, check_inventory: bool = True, live: bool = True) -> tuple[DeploymentSpec | None, list[Issue]]:
-    """All checks: shape, consistency, then (optionally) the synced inventory and live lookups."""
+def validate(data: dict, *, check_inventory: bool = True, live: bool = True, deployment=None) -> tuple[DeploymentSpec | None, list[Issue]]:
+    """All checks: shape, consistency, then (optionally) the synced inventory, the addresses other
+    deployments hold (all but `deployment`'s own) and live lookups."""
     spec, issues = parse(data)
     if spec is None:
         return None, issues
@@ -41,5 +42,5 @@ def validate(data: dict, *, check_inventory: bool = True, live: bool = True) -> 
     if check_inventory:
         from deployments.spec.inventory_checks import inventory_issues
 
-        issues += inventory_issues(spec, live=live)
+        issues += inventory_issues(spec, live=live, deployment=deployment)
     return spec, issues

@@ -13,6 +13,7 @@ from deployments.services.launch import SpecInvalid, preview
 from deployments.services.templates import TemplateInvalid, save_as_template
 from deployments.wizard import instances
 from deployments.wizard.paths import message_for
+from deployments.services import runs
 from deployments.services.secrets import with_placeholder_secrets
 
 
@@ -41,8 +42,13 @@ def _plan(deployment) -> tuple[dict | None, str]:
 def deployment_detail(request, pk, save_form=None):
     deployment = get_object_or_404(Deployment.objects.select_related("vcenter"), pk=pk)
     plan, plan_error = _plan(deployment)
+    run = deployment.runs.order_by("-number").first()
     return render(request, "deployments/deployment_detail.html", {
         "deployment": deployment,
+        "run": run,
+        "progress": runs.progress(run) if run else 0,
+        "steps": run.steps.order_by("id") if run else [],
+        "events": list(run.events.order_by("-sequence")[:50]) if run else [],
         "spec_json": json.dumps(deployment.spec, indent=2),
         "plan": plan,
         "plan_error": plan_error,
