@@ -12,6 +12,7 @@ export DJANGO_ALLOWED_HOSTS=${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}
 WEB=${VIO_DEMO_WEB:-127.0.0.1:8000}
 VCSIM_LISTEN=${VIO_DEMO_VCSIM:-127.0.0.1:8989}
 NSXV_LISTEN=${VIO_DEMO_NSXV:-127.0.0.1:8990}
+OVA_LISTEN=${VIO_DEMO_OVA:-127.0.0.1:8991}
 DEMO_PASSWORD=VMware1!          # the simulators' administrator password (both)
 # Visible progress for the deployment steps (milliseconds each call stays "running").
 VCSIM_DELAYS=${VIO_DEMO_TASK_DELAY:-CloneVM_Task=4000,PowerOnVM_Task=2000,CustomizeVM_Task=1500,ReconfigureComputeResource_Task=1000}
@@ -51,6 +52,10 @@ for _ in $(seq 1 100); do [ -s var/nsxv/ready.json ] && break; sleep 0.1; done
 
 $PY -m celery -A vio_manager worker --beat --concurrency 2 --loglevel INFO > var/log/worker.log 2>&1 &
 pids+=($!)
+# The appliance OVA the wizard's last step asks for, built here and served on loopback.
+[ -s var/appliance/vio-appliance.ova ] || scripts/build-ova.sh var/appliance/vio-appliance.ova > var/log/ova.log
+$PY -m http.server --bind "${OVA_LISTEN%:*}" --directory var/appliance "${OVA_LISTEN##*:}" > var/log/ova-http.log 2>&1 &
+pids+=($!)
 $PY -m gunicorn vio_manager.wsgi --bind "$WEB" --workers 2 --access-logfile - > var/log/web.log 2>&1 &
 pids+=($!)
 
@@ -81,6 +86,7 @@ cat <<INFO
 
   VIO Manager         http://$WEB/
 $admin_lines
+  Appliance OVA       http://$OVA_LISTEN/vio-appliance.ova  (for the wizard's last step)
   Logs                var/log/ (web, worker, vcsim, nsxv)
 
 Start at vCenters -> Add vCenter with the simulator's address above.
