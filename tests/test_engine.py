@@ -113,3 +113,41 @@ def test_a_failed_step_fails_the_run_with_its_reason_and_starts_nothing_after_it
     assert run.events.filter(level="error").exists()
     deployment.refresh_from_db()
     assert deployment.status == "failed"
+
+
+def test_retry_resumes_from_the_failed_step_and_cancel_stops_between_steps(vcsim_factory, celery_worker, ova_url, admin_client):
+    fresh = vcsim_factory()
+    registered_vcenter(fresh)
+    data = valid_spec(fresh)
+    data["appliance_ova"] = {"url": ova_url}
+    fresh.inject(method="CloneVM_Task", match="cloud1-db-02", fault="InsufficientResourcesFault", count=1)
+    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    run = wait_for(deployment.runs.get())
+    assert run.status == RunStatus.FAILED
+    kept = dict(run.steps.filter(status=StepStatus.SUCCEEDED).values_list("key", "finished_at"))
+
+    response = admin_client.post(f"/api/v1/deployments/{deployment.pk}/retry/")
+    assert response.status_code == 202
+    run = wait_for(run)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.steps.get(key="clone:cloud1-db-02").attempt == 2
+    assert dict(run.steps.filter(key__in=kept).values_list("key", "finished_at")) == kept  # not run again
+    assert admin_client.post(f"/api/v1/deployments/{deployment.pk}/retry/").status_code == 409
+    assert admin_client.post(f"/api/v1/deployments/{deployment.pk}/cancel/").status_code == 409
+
+    # Cancel: a slow clone is running; it finishes, nothing new starts, the run ends cancelled.
+    second = launch.create_deployment(dict(data, name="cloud2", load_balancer={"public_vip": "192.0.2.6", "public_hostname": "localhost"},
+                                           management_network=dict(data["management_network"], ip_ranges=[{"start": "10.20.0.100", "end": "10.20.0.130"}])),
+                                      acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    fresh.inject(method="CloneVM_Task", delay=1500, count=-1)
+    run2 = second.runs.get()
+    deadline = time.monotonic() + 30
+    while not run2.steps.filter(kind="clone", status=StepStatus.RUNNING).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert admin_client.post(f"/api/v1/deployments/{second.pk}/cancel/").status_code == 202
+    run2 = wait_for(run2)
+    fresh.clear_faults()
+    assert run2.status == RunStatus.CANCELLED
+    assert run2.steps.filter(status=StepStatus.CANCELLED).exists()
+    assert not run2.steps.filter(status=StepStatus.RUNNING).exists()
+    assert not run2.steps.filter(kind="power_on", status=StepStatus.SUCCEEDED).exists()

@@ -68,6 +68,27 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         except launch.SpecInvalid as exc:
             return issues_response("invalid", "The spec is not valid; fix these first.", exc.issues)
 
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def retry(self, request, pk=None):
+        """Resume the failed run from its failed steps (202); 409 unless the last run failed."""
+        from deployments.engine.runner import retry
+
+        run = self.get_object().runs.order_by("-number").first()
+        if run is None or not retry(run):
+            return Response(error_body("not_failed", "Only a failed run can be retried."), status=status.HTTP_409_CONFLICT)
+        return Response({"run": run.number, "status": "running"}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def cancel(self, request, pk=None):
+        """Cooperative cancel (202): running steps finish, no new step starts."""
+        from deployments.engine.runner import request_cancel
+
+        run = self.get_object().runs.order_by("-number").first()
+        if run is None or not request_cancel(run):
+            return Response(error_body("not_active", "Only a queued or running run can be cancelled."),
+                            status=status.HTTP_409_CONFLICT)
+        return Response({"run": run.number, "status": "cancelling"}, status=status.HTTP_202_ACCEPTED)
+
     @action(detail=True, methods=["post"], url_path="save-as-template")
     def save_as_template(self, request, pk=None):
         deployment = self.get_object()

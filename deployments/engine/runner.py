@@ -84,3 +84,23 @@ def request_cancel(run: Run) -> bool:
         log(run, "Cancel requested: running steps finish, no new step starts.", level=EventLevel.WARNING)
         transaction.on_commit(lambda: tasks.advance_run.delay(run.pk))
     return bool(updated)
+
+
+def retry(run: Run) -> bool:
+    """Resume a failed run from its failed steps: they, and the steps waiting on them, run again
+    with the same inputs; what succeeded is kept."""
+    from deployments import tasks
+
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status != RunStatus.FAILED:
+            return False
+        failed = list(locked.steps.filter(status=StepStatus.FAILED).values_list("key", flat=True))
+        locked.steps.filter(status__in=[StepStatus.FAILED, StepStatus.CANCELLED]).update(
+            status=StepStatus.PENDING, error="", finished_at=None)
+        locked.status, locked.error, locked.finished_at = RunStatus.RUNNING, "", None
+        locked.save(update_fields=["status", "error", "finished_at"])
+        Deployment.objects.filter(pk=locked.deployment_id).update(status=DeploymentStatus.RUNNING)
+        log(locked, f"Retry requested: {', '.join(failed)} and the steps after them run again.", level=EventLevel.WARNING)
+        transaction.on_commit(lambda: tasks.advance_run.delay(locked.pk))
+    return True

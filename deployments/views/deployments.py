@@ -75,3 +75,25 @@ def deployment_save_template(request, pk):
             messages.success(request, f"Saved the template {template.name}.")
             return redirect("template-detail", template.pk)
     return deployment_detail(request, pk, save_form=form)
+
+
+@require_POST
+def deployment_retry(request, pk):
+    from deployments.engine.runner import retry
+
+    deployment = get_object_or_404(Deployment, pk=pk)
+    run = deployment.runs.order_by("-number").first()
+    if run is None or not retry(run):
+        messages.error(request, "Only a failed run can be retried.")
+    return redirect("deployment-detail", pk)
+
+
+@require_POST
+def deployment_cancel(request, pk):
+    from deployments.engine.runner import request_cancel
+
+    deployment = get_object_or_404(Deployment, pk=pk)
+    run = deployment.runs.order_by("-number").first()
+    if run is None or not request_cancel(run):
+        messages.error(request, "Only a queued or running run can be cancelled.")
+    return redirect("deployment-detail", pk)
