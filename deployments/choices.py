@@ -8,6 +8,7 @@ class DeploymentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     CANCELLING = "cancelling", "Cancelling"
     CANCELLED = "cancelled", "Cancelled"
+    TEARING_DOWN = "tearing_down", "Tearing down"
 
 
 ACTIVE = frozenset({DeploymentStatus.QUEUED, DeploymentStatus.RUNNING, DeploymentStatus.CANCELLING})

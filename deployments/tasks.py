@@ -26,3 +26,10 @@ def execute_step(step_id: int) -> None:
     run_id = StepRun.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
     if run_id:
         advance_run.delay(run_id)
+
+
+@shared_task(name="deployments.teardown_deployment")
+def teardown_deployment(deployment_id: int) -> None:
+    from deployments.engine.teardown import teardown
+
+    teardown(deployment_id)

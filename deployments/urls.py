@@ -11,6 +11,7 @@ urlpatterns = [
     path("deployments/new/<slug:wizard_id>/<slug:step>/", wizard, name="deployment-wizard"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/retry/", deployments.deployment_retry, name="deployment-retry"),
+    path("deployments/<int:pk>/teardown/", deployments.deployment_teardown, name="deployment-teardown"),
     path("deployments/<int:pk>/cancel/", deployments.deployment_cancel, name="deployment-cancel"),
     path("deployments/<int:pk>/save-template/", deployments.deployment_save_template, name="deployment-save-template"),
     path("templates/", templates.template_list, name="template-list"),

@@ -151,3 +151,29 @@ def test_retry_resumes_from_the_failed_step_and_cancel_stops_between_steps(vcsim
     assert run2.steps.filter(status=StepStatus.CANCELLED).exists()
     assert not run2.steps.filter(status=StepStatus.RUNNING).exists()
     assert not run2.steps.filter(kind="power_on", status=StepStatus.SUCCEEDED).exists()
+
+
+def test_teardown_removes_what_the_deployment_made_and_releases_its_addresses(vcsim_factory, celery_worker, ova_url, admin_client):
+    from deployments.models import Deployment, IpAllocation
+
+    fresh = vcsim_factory()
+    registered_vcenter(fresh)
+    data = valid_spec(fresh)
+    data["appliance_ova"] = {"url": ova_url}
+    deployment = launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    assert admin_client.delete(f"/api/v1/deployments/{deployment.pk}/").status_code == 409  # its run is active
+    run = wait_for(deployment.runs.get())
+    assert run.status == RunStatus.SUCCEEDED
+
+    assert admin_client.delete(f"/api/v1/deployments/{deployment.pk}/").status_code == 202
+    deadline = time.monotonic() + 60
+    while Deployment.objects.filter(pk=deployment.pk).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Deployment.objects.filter(pk=deployment.pk).exists()
+    assert not IpAllocation.objects.exists()
+    si = fresh.connect()
+    names = {r["name"] for r in collect(si, vim.VirtualMachine, ["name"])}
+    assert not {n for n in names if n.startswith("cloud1-")}
+    assert any(n.startswith("vio-appliance-") for n in names)  # the shared appliance template stays
+    clusters = {r["name"]: r for r in collect(si, vim.ClusterComputeResource, ["name", "configurationEx"])}
+    assert not [rule for rule in clusters["Management"]["configurationEx"].rule if rule.name.startswith("cloud1-")]

@@ -19,7 +19,8 @@ def issues_response(code: str, message: str, issues, http_status=status.HTTP_400
     return Response(error_body(code, message, errors), status=http_status)
 
 
-class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                        viewsets.GenericViewSet):
     queryset = Deployment.objects.select_related("vcenter").order_by("-created_at")
     serializer_class = s.DeploymentSerializer
 
@@ -67,6 +68,16 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             return Response(launch.preview(body.validated_data["spec"]))
         except launch.SpecInvalid as exc:
             return issues_response("invalid", "The spec is not valid; fix these first.", exc.issues)
+
+    def destroy(self, request, pk=None):
+        """Tear down everything the deployment made in vCenter, release its addresses, delete it (202)."""
+        from deployments.engine.teardown import TeardownRefused, request_teardown
+
+        try:
+            request_teardown(self.get_object())
+        except TeardownRefused as exc:
+            return Response(error_body("run_active", str(exc)), status=status.HTTP_409_CONFLICT)
+        return Response({"status": "tearing_down"}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def retry(self, request, pk=None):

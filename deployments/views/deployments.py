@@ -97,3 +97,17 @@ def deployment_cancel(request, pk):
     if run is None or not request_cancel(run):
         messages.error(request, "Only a queued or running run can be cancelled.")
     return redirect("deployment-detail", pk)
+
+
+@require_POST
+def deployment_teardown(request, pk):
+    from deployments.engine.teardown import TeardownRefused, request_teardown
+
+    deployment = get_object_or_404(Deployment, pk=pk)
+    try:
+        request_teardown(deployment)
+    except TeardownRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Tearing down {deployment.name}: its VMs, rules and addresses go, then the deployment.")
+    return redirect("deployment-list")
