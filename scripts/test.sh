@@ -8,7 +8,9 @@ scripts/services.sh start
 trap 'scripts/services.sh stop' EXIT
 
 export DATABASE_URL=postgres://vio:vio@127.0.0.1:5432/vio
-export CELERY_BROKER_URL=redis://127.0.0.1:6379/0
+# A Redis database of the tests' own: messages a test sends without a worker to take them (a run
+# launched in a browser test) never reach a developer's worker on database 0.
+export CELERY_BROKER_URL=redis://127.0.0.1:6379/15
 export VIO_DATA_DIR="$PWD/var/test"
 export VIO_TEST_DATABASE=${VIO_TEST_DATABASE:-test_vio_$$}
 export VIO_HTTPS=0
