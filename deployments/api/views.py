@@ -84,8 +84,8 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         """Resume the failed run from its failed steps (202); 409 unless the last run failed."""
         from deployments.engine.runner import retry
 
-        run = self.get_object().runs.order_by("-number").first()
-        if run is None or not retry(run):
+        run = self.get_object().latest_run
+        if not retry(run):
             return Response(error_body("not_failed", "Only a failed run can be retried."), status=status.HTTP_409_CONFLICT)
         return Response({"run": run.number, "status": "running"}, status=status.HTTP_202_ACCEPTED)
 
@@ -94,8 +94,8 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         """Cooperative cancel (202): running steps finish, no new step starts."""
         from deployments.engine.runner import request_cancel
 
-        run = self.get_object().runs.order_by("-number").first()
-        if run is None or not request_cancel(run):
+        run = self.get_object().latest_run
+        if not request_cancel(run):
             return Response(error_body("not_active", "Only a queued or running run can be cancelled."),
                             status=status.HTTP_409_CONFLICT)
         return Response({"run": run.number, "status": "cancelling"}, status=status.HTTP_202_ACCEPTED)

@@ -74,10 +74,13 @@ def _finish(run: Run, status: str, deployment_status: str, error: str) -> None:
         level=EventLevel.ERROR if status == RunStatus.FAILED else EventLevel.INFO)
 
 
-def request_cancel(run: Run) -> bool:
-    """Cooperative: the flag is honoured between steps; steps running now finish first."""
+def request_cancel(run: Run | None) -> bool:
+    """Cooperative: the flag is honoured between steps; steps running now finish first.
+    False when there is no run in a state that can be cancelled."""
     from deployments import tasks
 
+    if run is None:
+        return False
     updated = Run.objects.filter(pk=run.pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(
         cancel_requested=True, status=RunStatus.CANCELLING)
     if updated:
@@ -86,11 +89,13 @@ def request_cancel(run: Run) -> bool:
     return bool(updated)
 
 
-def retry(run: Run) -> bool:
+def retry(run: Run | None) -> bool:
     """Resume a failed run from its failed steps: they, and the steps waiting on them, run again
-    with the same inputs; what succeeded is kept."""
+    with the same inputs; what succeeded is kept. False unless the run failed."""
     from deployments import tasks
 
+    if run is None:
+        return False
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status != RunStatus.FAILED:

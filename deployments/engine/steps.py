@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 from django.conf import settings
+from pyVmomi import vim
 
 from deployments.engine.executor import Skipped, StepContext, StepFailed
 
@@ -70,8 +71,6 @@ def import_ova(ctx: StepContext):
     cluster = inventory.clusters[ctx.spec.management_cluster]
     datastore = inventory.datastores[ctx.spec.management_datastores[0]]
     network = inventory.networks[ctx.spec.management_network.portgroup]
-    from pyVmomi import vim
-
     stub = ctx.si._stub
     moid = do_import(
         ctx.si, path,
@@ -87,8 +86,6 @@ def import_ova(ctx: StepContext):
 
 
 def _network(network, stub):
-    from pyVmomi import vim
-
     if network.kind == "distributed":
         return vim.dvs.DistributedVirtualPortgroup(network.moid, stub)
     return vim.Network(network.moid, stub)

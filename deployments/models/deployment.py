@@ -28,6 +28,10 @@ class Deployment(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def latest_run(self):
+        return self.runs.order_by("-number").first()
+
 
 class DeploymentTemplate(models.Model):
     """A saved spec without secrets, to deploy again (VIO's deployment template file)."""

@@ -42,7 +42,7 @@ def _plan(deployment) -> tuple[dict | None, str]:
 def deployment_detail(request, pk, save_form=None):
     deployment = get_object_or_404(Deployment.objects.select_related("vcenter"), pk=pk)
     plan, plan_error = _plan(deployment)
-    run = deployment.runs.order_by("-number").first()
+    run = deployment.latest_run
     return render(request, "deployments/deployment_detail.html", {
         "deployment": deployment,
         "run": run,
@@ -81,9 +81,7 @@ def deployment_save_template(request, pk):
 def deployment_retry(request, pk):
     from deployments.engine.runner import retry
 
-    deployment = get_object_or_404(Deployment, pk=pk)
-    run = deployment.runs.order_by("-number").first()
-    if run is None or not retry(run):
+    if not retry(get_object_or_404(Deployment, pk=pk).latest_run):
         messages.error(request, "Only a failed run can be retried.")
     return redirect("deployment-detail", pk)
 
@@ -92,9 +90,7 @@ def deployment_retry(request, pk):
 def deployment_cancel(request, pk):
     from deployments.engine.runner import request_cancel
 
-    deployment = get_object_or_404(Deployment, pk=pk)
-    run = deployment.runs.order_by("-number").first()
-    if run is None or not request_cancel(run):
+    if not request_cancel(get_object_or_404(Deployment, pk=pk).latest_run):
         messages.error(request, "Only a queued or running run can be cancelled.")
     return redirect("deployment-detail", pk)
 
