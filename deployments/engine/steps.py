@@ -155,7 +155,7 @@ def wait_guest(ctx: StepContext):
 
 def render_bundle(ctx: StepContext):
     from deployments.engine.kolla import check_bundle, facts_from_inventory, render_bundle as render
-    from inventory.clients.tls import fetch_certificate
+    from inventory.clients.tls import pinned_certificate
     from inventory.models import NsxManager
 
     vcenter = ctx.deployment.vcenter
@@ -168,9 +168,7 @@ def render_bundle(ctx: StepContext):
     if ctx.spec.neutron.mode == "nsx":
         nsx = ctx.spec.neutron.nsx
         nsx_id = NsxManager.objects.get(host=nsx.manager.host, port=nsx.manager.port).pk
-    certificate = fetch_certificate(vcenter.host, vcenter.port)
-    if certificate.sha256 != vcenter.certificate_sha256:
-        raise StepFailed(f"The certificate of {vcenter.host} changed; review and accept it again, then retry.")
+    certificate = pinned_certificate(vcenter.host, vcenter.port, vcenter.certificate_sha256)  # CertificateChanged if not
     facts = facts_from_inventory(ctx.spec, vcenter.pk, nsx_manager_id=nsx_id, vcenter_ca_pem=certificate.pem)
     bundle = render(ctx.spec, ctx.plan, facts, {
         "master_key": stored["engine.kolla_master_key"],

@@ -86,14 +86,19 @@ def context_trusting(der: bytes) -> ssl.SSLContext:
     return context
 
 
+def pinned_certificate(host: str, port: int, fingerprint: str, timeout: float = 10.0) -> CertificateInfo:
+    """The certificate the server presents, refused (CertificateChanged) unless it is the pinned one."""
+    accepted = normalize_fingerprint(fingerprint)
+    presented = fetch_certificate(host, port, timeout)
+    if presented.sha256 != accepted:
+        raise CertificateChanged(host, port, accepted, presented.sha256)
+    return presented
+
+
 def pinned_context(host: str, port: int, fingerprint: str, timeout: float = 10.0) -> ssl.SSLContext:
     """A context for host:port that only completes a handshake with the accepted certificate.
 
     Reads the presented certificate, refuses it unless its SHA-256 matches the pin, then trusts
     exactly it: the handshake itself proves the server holds that certificate's private key.
     """
-    accepted = normalize_fingerprint(fingerprint)
-    presented = fetch_certificate(host, port, timeout)
-    if presented.sha256 != accepted:
-        raise CertificateChanged(host, port, accepted, presented.sha256)
-    return context_trusting(presented.der)
+    return context_trusting(pinned_certificate(host, port, fingerprint, timeout).der)
