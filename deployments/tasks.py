@@ -18,11 +18,11 @@ def advance_run(run_id: int) -> None:
 
 
 @shared_task(name="deployments.execute_step")
-def execute_step(step_id: int) -> None:
+def execute_step(step_id: int, attempt: int | None = None) -> None:
     from deployments.engine.executor import execute
     from deployments.models import StepRun
 
-    execute(step_id)
+    execute(step_id, attempt)
     run_id = StepRun.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
     if run_id:
         advance_run.delay(run_id)
@@ -33,3 +33,10 @@ def teardown_deployment(deployment_id: int) -> None:
     from deployments.engine.teardown import teardown
 
     teardown(deployment_id)
+
+
+@shared_task(name="deployments.reap_runs")
+def reap_runs() -> None:
+    from deployments.engine.reaper import reap
+
+    reap()

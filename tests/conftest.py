@@ -106,47 +106,82 @@ def _database_url_for(settings_dict) -> str:
     return urllib.parse.urlunsplit(base._replace(path="/" + settings_dict["NAME"]))
 
 
+class WorkerProcess:
+    """A `celery worker` (or `celery beat`) process in a session of its own, so a test can kill it
+    and its pool children at once, as a crash would."""
+
+    def __init__(self, process, hostname: str, queue: str):
+        self.process, self.hostname, self.queue, self.log = process, hostname, queue, []
+        import threading
+
+        # Keep draining the log so the process never blocks on a full pipe.
+        threading.Thread(target=lambda: self.log.extend(process.stderr), daemon=True).start()
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool processes: nothing gets to clean up."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_worker(database_url: str, queue: str, *, concurrency: int = 1, beat: bool = False, env: dict | None = None,
+                 ready: str = " ready.") -> WorkerProcess:
+    """Start a worker (or, with beat=True, a beat scheduler) on the given database and queue and wait
+    until it says it is ready."""
+    hostname = f"{queue}-{uuid.uuid4().hex[:4]}@{os.uname().nodename}"
+    environment = dict(os.environ, DATABASE_URL=database_url, CELERY_TASK_DEFAULT_QUEUE=queue, **(env or {}))
+    if beat:
+        command = ["beat", "--loglevel", "INFO", "--schedule", f"/tmp/vio-beat-{uuid.uuid4().hex}"]
+        ready = "beat: Starting..."
+    else:
+        command = ["worker", "--pool", "prefork", "--concurrency", str(concurrency), "--queues", queue,
+                   "--hostname", hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO"]
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "vio_manager", *command], cwd=ROOT,
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if ready in line:
+            break
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail("The Celery process did not start:\n" + "".join(seen[-20:]))
+    return WorkerProcess(process, hostname, queue)
+
+
+def test_database_url() -> str:
+    from django.db import connection
+
+    return _database_url_for(connection.settings_dict)
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """A real `celery worker` process on the test database and a queue of this test session's own."""
-    from django.db import connection
-
     from vio_manager.celery import app
 
     if not os.environ.get("DATABASE_URL") or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         pytest.fail("Worker tests need PostgreSQL and Redis: run them with `make test`.")
     queue = f"vio-test-{uuid.uuid4().hex[:8]}"
-    hostname = f"{queue}@{os.uname().nodename}"
     app.conf.task_default_queue = queue
-    env = dict(os.environ, DATABASE_URL=_database_url_for(connection.settings_dict), CELERY_TASK_DEFAULT_QUEUE=queue)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "vio_manager", "worker", "--pool", "prefork", "--concurrency", "1",
-         "--queues", queue, "--hostname", hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    for line in process.stderr:
-        if " ready." in line:
-            break
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail("The Celery worker did not start:\n" + line)
-    # Keep draining the worker's log so it never blocks on a full pipe.
-    import threading
-
-    log: list[str] = []
-    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()
-    yield type("Worker", (), {"hostname": hostname, "queue": queue, "process": process, "log": log})
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    worker = start_worker(test_database_url(), queue)
+    yield worker
+    worker.stop()
 
 
 # --- browser ---------------------------------------------------------------------------------

@@ -198,7 +198,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # the simulator and the kolla-ansible bundle is rendered and checked, not executed.
 VIO_SIMULATED_HOSTS = env_bool("VIO_SIMULATED_HOSTS", EMBEDDED)
 VIO_ENGINE_PARALLEL_PER_VCENTER = env_int("VIO_ENGINE_PARALLEL_PER_VCENTER", 4)
+VIO_ENGINE_PARALLEL_PER_HOST = env_int("VIO_ENGINE_PARALLEL_PER_HOST", 2)  # clones placed on one ESXi host
 VIO_ENGINE_STEP_TIMEOUT = env_int("VIO_ENGINE_STEP_TIMEOUT", 180)  # seconds; below the task's soft limit
+# A running step's worker touches it every HEARTBEAT seconds; silent for LOST_AFTER, the reaper
+# (every REAP_SECONDS) takes the worker for dead and runs the step again, at most MAX_ATTEMPTS times.
+VIO_ENGINE_HEARTBEAT_SECONDS = env_int("VIO_ENGINE_HEARTBEAT_SECONDS", 10)
+VIO_ENGINE_LOST_AFTER_SECONDS = env_int("VIO_ENGINE_LOST_AFTER_SECONDS", 45)
+VIO_ENGINE_REAP_SECONDS = env_int("VIO_ENGINE_REAP_SECONDS", 30)
+VIO_ENGINE_MAX_ATTEMPTS = env_int("VIO_ENGINE_MAX_ATTEMPTS", 3)
 
 # How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
 VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
@@ -208,6 +215,8 @@ VIO_SYNC_STALE_SECONDS = env_int("VIO_SYNC_STALE_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "vio_manager.heartbeat", "schedule": 60.0, "options": {"expires": 55}},
     "forget-wizard-secrets": {"task": "deployments.forget_wizard_secrets", "schedule": 3600.0},
+    "reap-runs": {"task": "deployments.reap_runs", "schedule": float(VIO_ENGINE_REAP_SECONDS),
+                  "options": {"expires": float(VIO_ENGINE_REAP_SECONDS)}},
     "inventory-sync": {
         "task": "inventory.sync_all",
         "schedule": 60.0 * VIO_INVENTORY_SYNC_MINUTES,

@@ -2,14 +2,18 @@
 
 import json
 import logging
+import os
+import socket
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments.choices import EventLevel, StepStatus
-from deployments.models import StepRun
+from deployments.models import Run, StepRun
 from deployments.services.runs import log
 
 logger = logging.getLogger(__name__)
@@ -28,6 +32,7 @@ class Skipped:
 class StepContext:
     step: StepRun
     outputs: dict = field(default_factory=dict)  # key -> output of the run's succeeded steps
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set when the run is cancelled
 
     @property
     def run(self):
@@ -74,16 +79,54 @@ class StepContext:
     def log(self, message: str, level: str = EventLevel.INFO) -> None:
         log(self.run, message, level=level, step_key=self.step.key)
 
+    def save_checkpoint(self, **values) -> None:
+        """Record, at once, what this attempt has set going (a vCenter task id), for the next one."""
+        self.step.checkpoint = {**self.step.checkpoint, **values}
+        _owned(self.step).update(checkpoint=self.step.checkpoint)
 
-def execute(step_id: int) -> None:
+
+def _owned(step: StepRun):
+    """The step's row while this attempt still owns it (a reaper may have handed it on)."""
+    return StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt)
+
+
+class Heartbeat(threading.Thread):
+    """Touches the step every few seconds while its function runs, so the reaper can tell a dead
+    worker from a slow step, and notices a cancel request so waits can end early."""
+
+    def __init__(self, context: StepContext):
+        super().__init__(name=f"heartbeat-{context.step.pk}", daemon=True)
+        self.context, self.done = context, threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(settings.VIO_ENGINE_HEARTBEAT_SECONDS):
+                _owned(self.context.step).update(heartbeat_at=timezone.now())
+                if Run.objects.filter(pk=self.context.step.run_id, cancel_requested=True).exists():
+                    self.context.cancelled.set()
+        except Exception:  # a heartbeat must never take the step down; the reaper will judge
+            logger.exception("heartbeat of step %s failed", self.context.step.pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def execute(step_id: int, attempt: int | None = None) -> None:
     from deployments.engine.steps import KINDS
 
     step = StepRun.objects.select_related("run__deployment__vcenter").get(pk=step_id)
-    if step.status != StepStatus.RUNNING:
-        return  # claimed again by a reaper, or cancelled: someone else owns it now
+    if step.status != StepStatus.RUNNING or (attempt is not None and step.attempt != attempt):
+        return  # a message from an earlier attempt (redelivered after a worker died), or cancelled
+    if not _owned(step).update(worker=f"{socket.gethostname()}:{os.getpid()}", heartbeat_at=timezone.now()):
+        return
     outputs = dict(StepRun.objects.filter(run=step.run, status=StepStatus.SUCCEEDED).values_list("key", "output"))
     context = StepContext(step=step, outputs=outputs)
     context.log(f"{step.key} started (attempt {step.attempt}).")
+    heartbeat = Heartbeat(context)
+    heartbeat.start()
     status, output, error = StepStatus.SUCCEEDED, {}, ""
     try:
         result = KINDS[step.kind](context)
@@ -101,9 +144,10 @@ def execute(step_id: int) -> None:
         error = str(exc) if explained else f"{exc.__class__.__name__}: {exc}"
         if not explained:
             logger.exception("step %s of run %s failed", step.key, step.run_id)
+    finally:
+        heartbeat.stop()
     with transaction.atomic():
-        updated = StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING).update(
-            status=status, output=output, error=error, finished_at=timezone.now())
+        updated = _owned(step).update(status=status, output=output, error=error, finished_at=timezone.now())
     if updated:
         level = EventLevel.ERROR if status == StepStatus.FAILED else EventLevel.INFO
         context.log(f"{step.key} {status}." + (f" {error}" if error else "")

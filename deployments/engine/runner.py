@@ -3,6 +3,7 @@ vCenter, so concurrency limits hold across workers), claims the steps whose depe
 done, and leaves their execution to short Celery tasks that each report back and advance again."""
 
 import logging
+from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
@@ -47,14 +48,12 @@ def advance(run_id: int) -> list[int]:
         if not failed:
             ready = [s for s in steps if s.status == StepStatus.PENDING
                      and all(by_key[d].status in STEP_DONE for d in s.depends_on)]
-            busy = StepRun.objects.filter(run__deployment__vcenter_id=run.deployment.vcenter_id,
-                                          status=StepStatus.RUNNING).count()
-            room = max(settings.VIO_ENGINE_PARALLEL_PER_VCENTER - busy, 0)
-            for step in ready[:room]:
+            for step in _within_limits(run.deployment.vcenter_id, ready):
                 step.status, step.started_at, step.finished_at, step.error = StepStatus.RUNNING, now, None, ""
-                step.attempt += 1
+                step.attempt, step.worker, step.heartbeat_at = step.attempt + 1, "", None
                 claimed.append(step)
-            StepRun.objects.bulk_update(claimed, ["status", "started_at", "finished_at", "error", "attempt"])
+            StepRun.objects.bulk_update(claimed, ["status", "started_at", "finished_at", "error", "attempt",
+                                                  "worker", "heartbeat_at"])
 
         if not claimed and not running:
             if all(s.status in STEP_DONE for s in steps):
@@ -62,9 +61,28 @@ def advance(run_id: int) -> list[int]:
             elif failed:
                 _finish(run, RunStatus.FAILED, DeploymentStatus.FAILED, f"Step {failed[0].key} failed: {failed[0].error}")
         run.save()
-        ids = [step.pk for step in claimed]
-        transaction.on_commit(lambda: [tasks.execute_step.delay(step_id) for step_id in ids])
-    return ids
+        dispatch = [(step.pk, step.attempt) for step in claimed]
+        transaction.on_commit(lambda: [tasks.execute_step.delay(*message) for message in dispatch])
+    return [step_id for step_id, _ in dispatch]
+
+
+def _within_limits(vcenter_id: int, ready: list[StepRun]) -> list[StepRun]:
+    """The ready steps that fit under the per-vCenter limit and, for clones, the per-host limit,
+    counting what runs now for every deployment on this vCenter (its row is locked by the caller,
+    so two workers cannot both take the last slot)."""
+    running = StepRun.objects.filter(run__deployment__vcenter_id=vcenter_id, status=StepStatus.RUNNING)
+    room = settings.VIO_ENGINE_PARALLEL_PER_VCENTER - running.count()
+    per_host = Counter(running.exclude(host="").values_list("host", flat=True))
+    chosen = []
+    for step in ready:
+        if len(chosen) >= room:
+            break
+        if step.host:
+            if per_host[step.host] >= settings.VIO_ENGINE_PARALLEL_PER_HOST:
+                continue
+            per_host[step.host] += 1
+        chosen.append(step)
+    return chosen
 
 
 def _finish(run: Run, status: str, deployment_status: str, error: str) -> None:

@@ -113,8 +113,10 @@ def clone(ctx: StepContext):
         datastore_moid=datastore.moid, deployment_id=str(ctx.deployment.pk), role=vm.role,
         network_moid=ctx.inventory.networks[ctx.spec.management_network.portgroup].moid,
         simulated_tools=settings.VIO_SIMULATED_HOSTS, timeout=settings.VIO_ENGINE_STEP_TIMEOUT,
+        host_moid=ctx.step.host or None, earlier_task=ctx.step.checkpoint.get("clone_task"),
+        on_task=lambda task: ctx.save_checkpoint(clone_task=task),
     )
-    return {"vm": moid}
+    return {"vm": moid, **({"host": ctx.step.host} if ctx.step.host else {})}
 
 
 def customize(ctx: StepContext):
@@ -198,6 +200,10 @@ def validate(ctx: StepContext):
         return Skipped("not executed: simulated hosts have no OpenStack to ask for a token")
     raise StepFailed("Validation through openstacksdk is not built yet.")
 
+
+# Seconds each kind may take before the reaper calls it stalled (plus a margin); the bounded waits
+# inside the steps use VIO_ENGINE_STEP_TIMEOUT and end first with vCenter's own words.
+TIME_LIMITS = {"preflight": 120, "nsx_checks": 120, "render_bundle": 120}
 
 KINDS = {
     "preflight": preflight, "nsx_checks": nsx_checks, "import_ova": import_ova, "folders": folders, "clone": clone,

@@ -65,6 +65,12 @@ class StepRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     output = models.JSONField(default=dict, blank=True, help_text="what it made: vCenter moids, task ids")
+    # What a step in progress has set going (a vCenter task id), so the next attempt after a lost
+    # worker waits for and adopts it instead of starting a second one.
+    checkpoint = models.JSONField(default=dict, blank=True)
+    host = models.CharField(max_length=64, blank=True, help_text="moid of the ESXi host a clone is placed on")
+    worker = models.CharField(max_length=255, blank=True, help_text="the worker process executing it (host:pid)")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of that worker")
 
     class Meta:
         ordering = ["run", "id"]

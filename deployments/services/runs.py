@@ -6,6 +6,7 @@ from django.db.models import Max
 from deployments.choices import EventLevel
 from deployments.models import Run, RunEvent, StepRun
 from deployments.plan import step_graph
+from deployments.plan.placement import place
 from deployments.services.addresses import plan_with_addresses
 from deployments.spec import DeploymentSpec
 
@@ -18,13 +19,15 @@ def start_run(deployment, spec: DeploymentSpec) -> Run:
     """Create the next run of a deployment with its steps, addresses allocated. The engine
     (a later issue) advances it."""
     plan = plan_with_addresses(deployment, spec)
+    hosts = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
     try:
         with transaction.atomic():
             number = (deployment.runs.aggregate(last=Max("number"))["last"] or 0) + 1
             run = Run.objects.create(deployment=deployment, number=number, spec=deployment.spec)
             StepRun.objects.bulk_create([
                 StepRun(run=run, key=step.key, kind=step.kind, target=step.target,
-                        depends_on=list(step.depends_on), weight=step.weight)
+                        depends_on=list(step.depends_on), weight=step.weight,
+                        host=hosts.get(step.target, "") if step.kind == "clone" else "")
                 for step in step_graph(spec, plan)
             ])
     except IntegrityError as exc:
@@ -33,6 +36,16 @@ def start_run(deployment, spec: DeploymentSpec) -> Run:
         raise
     log(run, f"Run {run.number} created: {run.steps.count()} steps for {len(plan.vms)} VMs.")
     return run
+
+
+def usable_hosts(vcenter, datacenter: str | None, cluster: str) -> list[str]:
+    """Moids of the cluster's connected, powered-on hosts outside maintenance, by name."""
+    from inventory.models import Host
+
+    rows = Host.objects.filter(vcenter=vcenter, cluster__name=cluster).order_by("name")
+    if datacenter:
+        rows = rows.filter(datacenter__name=datacenter)
+    return [host.moid for host in rows if host.usable]
 
 
 def log(run: Run, message: str, *, level: str = EventLevel.INFO, step_key: str = "") -> RunEvent:

@@ -169,7 +169,8 @@ def find_vm(si, deployment_id: str, vm_name: str) -> str | None:
 
 def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: str, datastore_moid: str,
              deployment_id: str, role: str, timeout: float = 600.0, simulated_tools: bool = False,
-             network_moid: str | None = None) -> str:
+             network_moid: str | None = None, host_moid: str | None = None,
+             earlier_task: str | None = None, on_task=None) -> str:
     """Clone the template into a tagged, powered-off VM and return its moid; adopt it if it exists.
 
     network_moid: a port group (standard or distributed) for the VM's first NIC; the template's
@@ -178,7 +179,17 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
 
     simulated_tools: add the extraConfig key only the vCenter simulator honours to report VMware
     Tools as running (tests and the embedded demo); never set it against a real vCenter.
+
+    earlier_task / on_task: the clone task an earlier attempt started (its worker died while
+    waiting) is waited for and its VM adopted, so no second clone starts; on_task(moid) is told
+    the new task's id before the wait, to be recorded for such a next attempt.
     """
+    what = f"Cloning VM '{name}' (role {role}) from template {template_moid}"
+    if earlier_task:
+        adopted = _earlier_clone(si, earlier_task, what, timeout)
+        if adopted:
+            log.info("VM %s (%s) made by an earlier attempt's task %s: adopted", name, adopted, earlier_task)
+            return adopted
     existing = find_vm(si, deployment_id, name)
     if existing:
         log.info("VM %s (%s) already exists: adopted", name, existing)
@@ -188,7 +199,8 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
         tags[SIMULATED_TOOLS_KEY] = TOOLS_RUNNING
     spec = vim.vm.CloneSpec(
         location=vim.vm.RelocateSpec(pool=_ref(si, vim.ResourcePool, pool_moid),
-                                     datastore=_ref(si, vim.Datastore, datastore_moid)),
+                                     datastore=_ref(si, vim.Datastore, datastore_moid),
+                                     host=_ref(si, vim.HostSystem, host_moid) if host_moid else None),
         config=vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=k, value=v) for k, v in tags.items()]),
         powerOn=False,
         template=False,
@@ -196,9 +208,10 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
     template = _ref(si, vim.VirtualMachine, template_moid)
     if network_moid:
         spec.config.deviceChange = [_nic_change(si, template, network_moid)]
-    what = f"Cloning VM '{name}' (role {role}) from template {template_moid}"
     try:
         task = template.CloneVM_Task(folder=_ref(si, vim.Folder, folder_moid), name=name, spec=spec)
+        if on_task:
+            on_task(task._moId)
         result = _run_task(si, task, what, timeout)
     except vmodl.MethodFault as fault:
         _remove_half_made(si, deployment_id, name)
@@ -210,6 +223,19 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
         raise BuildError(f"{what} reported success but returned no VM.")
     log.info("VM %s cloned as %s", name, result._moId)
     return result._moId
+
+
+def _earlier_clone(si, task_moid: str, what: str, timeout: float) -> str | None:
+    """The VM an earlier attempt's clone task made (waiting for it if it still runs), or None when
+    that task failed or vCenter no longer knows it (then the caller looks for the VM itself)."""
+    try:
+        result = _run_task(si, _ref(si, vim.Task, task_moid), what, timeout)
+    except vmodl.fault.ManagedObjectNotFound:
+        return None
+    except BuildError as exc:
+        log.info("the earlier clone task %s did not make the VM: %s", task_moid, exc)
+        return None
+    return result._moId if result is not None else None
 
 
 def _nic_change(si, template, network_moid: str):

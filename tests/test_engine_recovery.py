@@ -1,0 +1,213 @@
+"""The engine survives what production throws at it: workers killed with SIGKILL while they clone,
+a broker restart that loses every message in flight, steps that stall. Real worker and beat
+processes, a real Redis of the test's own for the restart, the vCenter simulator with task delays."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from pyVmomi import vim
+
+from deployments.choices import RunStatus, StepStatus
+from deployments.engine import reaper
+from deployments.models import Run, StepRun
+from deployments.services import launch
+from inventory.clients.vsphere import collect
+from tests.conftest import start_worker, test_database_url
+from tests.spec_fixtures import registered_vcenter, valid_spec
+from tests.test_engine import ova_url, wait_for  # noqa: F401  (ova_url is a fixture)
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ACK = {"hostname_other_address@load_balancer.public_hostname"}
+# Fast failure detection for the tests: heartbeats every second, silent for 5 s = lost, reaper every 2 s.
+FAST_REAPER = {"VIO_ENGINE_HEARTBEAT_SECONDS": "1", "VIO_ENGINE_LOST_AFTER_SECONDS": "5", "VIO_ENGINE_REAP_SECONDS": "2"}
+
+
+@pytest.fixture
+def private_queue(settings):
+    """A queue of this test's own, so only the processes this test starts take its messages."""
+    from vio_manager.celery import app
+
+    previous, queue = app.conf.task_default_queue, f"vio-recovery-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    for name, value in FAST_REAPER.items():
+        setattr(settings, name, int(value))
+    yield queue
+    app.conf.task_default_queue = previous
+
+
+def _wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _assert_exactly_the_planned_vms(simulator, run: Run) -> None:
+    names = [r["name"] for r in collect(simulator.connect(), vim.VirtualMachine, ["name"])
+             if r["name"].startswith(run.deployment.name + "-")]
+    planned = sorted(run.steps.filter(kind="clone").values_list("target", flat=True))
+    assert sorted(names) == planned, "duplicate or missing VMs"
+    assert not run.steps.filter(status=StepStatus.RUNNING).exists()
+
+
+def test_a_worker_killed_at_several_points_while_cloning_is_resumed_without_duplicates(vcsim_factory, ova_url, private_queue):
+    simulator = vcsim_factory("-task-delay", "CloneVM_Task=2500")
+    registered_vcenter(simulator)
+    data = dict(valid_spec(simulator), appliance_ova={"url": ova_url})
+    database = test_database_url()
+    beat = start_worker(database, private_queue, beat=True, env=FAST_REAPER)
+    workers = [start_worker(database, private_queue, concurrency=2, env=FAST_REAPER)]
+    try:
+        deployment = launch.create_deployment(data, acknowledged=ACK)
+        run = deployment.runs.get()
+        clones = StepRun.objects.filter(run=run, kind="clone")
+
+        # 1: a clone task is running in vCenter (its id checkpointed) when the worker dies.
+        _wait_until(lambda: clones.filter(status=StepStatus.RUNNING).exclude(checkpoint={}).exists(), 120, "a clone in flight")
+        workers[-1].kill()
+        workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
+        # 2: later, with some clones done and others just claimed.
+        _wait_until(lambda: clones.filter(status=StepStatus.SUCCEEDED).count() >= 4
+                    and clones.filter(status=StepStatus.RUNNING).exists(), 180, "four clones done")
+        workers[-1].kill()
+        workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
+        # 3: right after a clone step was claimed, before any worker reported a sign of life.
+        _wait_until(lambda: clones.filter(status=StepStatus.RUNNING, heartbeat_at__isnull=True).exists()
+                    or clones.filter(status=StepStatus.PENDING).count() == 0, 180, "a clone just claimed")
+        workers[-1].kill()
+        workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
+
+        run = wait_for(run, timeout=300)
+        assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
+        _assert_exactly_the_planned_vms(simulator, run)
+        lost = run.events.filter(message__contains="worker was lost")
+        assert lost.count() >= 2, list(run.events.values_list("message", flat=True))
+        assert clones.filter(attempt__gte=2).exists()
+    finally:
+        for process in [beat, *workers]:
+            process.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_redis(port: int, directory) -> subprocess.Popen:
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG",
+                10, "redis")
+    return process
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs Debian's redis-server (make test installs it)")
+def test_a_broker_restart_mid_run_loses_messages_and_the_run_still_completes(vcsim_factory, ova_url, private_queue, tmp_path):
+    from deployments import tasks
+    from vio_manager.celery import app
+
+    port = _free_port()
+    broker = f"redis://127.0.0.1:{port}/0"
+    redis = _start_redis(port, tmp_path)
+    simulator = vcsim_factory("-task-delay", "CloneVM_Task=2000")
+    registered_vcenter(simulator)
+    data = dict(valid_spec(simulator), appliance_ova={"url": ova_url})
+    database = test_database_url()
+    env = dict(FAST_REAPER, CELERY_BROKER_URL=broker)
+    beat = start_worker(database, private_queue, beat=True, env=env)
+    worker = start_worker(database, private_queue, concurrency=2, env=env)
+    try:
+        deployment = launch.create_deployment(data, acknowledged=ACK)
+        run = deployment.runs.get()
+        # launch's own message went to the tests' usual broker, where nobody takes this queue: send it to ours
+        with app.connection_for_write(broker) as connection:
+            tasks.advance_run.apply_async((run.pk,), connection=connection)
+        _wait_until(lambda: StepRun.objects.filter(run=run, kind="clone", status=StepStatus.SUCCEEDED).count() >= 2,
+                    120, "two clones done")
+        redis.kill()  # no persistence: every queued message is gone
+        redis.wait()
+        time.sleep(2)
+        redis = _start_redis(port, tmp_path)
+
+        run = wait_for(run, timeout=300)
+        assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
+        _assert_exactly_the_planned_vms(simulator, run)
+    finally:
+        worker.stop()
+        beat.stop()
+        redis.terminate()
+        redis.wait()
+
+
+def _running_step(run, kind="clone", **fields) -> StepRun:
+    return StepRun.objects.create(run=run, key=f"{kind}:vm-{uuid.uuid4().hex[:6]}", kind=kind, target="vm",
+                                  status=StepStatus.RUNNING, attempt=1, started_at=timezone.now(), **fields)
+
+
+def test_the_reaper_resumes_silent_steps_fails_them_after_the_last_attempt_and_fails_stalled_ones(vcsim, settings, private_queue):
+    registered_vcenter(vcsim)
+    data = dict(valid_spec(vcsim), appliance_ova={"url": "http://127.0.0.1:9/vio.ova"})
+    run = launch.create_deployment(data, acknowledged=ACK).runs.get()  # no worker takes this queue
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=settings.VIO_ENGINE_LOST_AFTER_SECONDS + 1)
+
+    silent = _running_step(run, heartbeat_at=long_ago, worker="node:123")
+    never_taken = _running_step(run)
+    StepRun.objects.filter(pk=never_taken.pk).update(started_at=long_ago)
+    exhausted = _running_step(run, heartbeat_at=long_ago, worker="node:9")
+    StepRun.objects.filter(pk=exhausted.pk).update(attempt=settings.VIO_ENGINE_MAX_ATTEMPTS)
+    alive = _running_step(run, heartbeat_at=now)
+    stalled = _running_step(run, kind="preflight", heartbeat_at=now)
+    StepRun.objects.filter(pk=stalled.pk).update(started_at=now - timedelta(seconds=reaper.step_time_limit("preflight") + 1))
+
+    done = reaper.reap(now)
+
+    assert sorted(done["resumed"]) == sorted([silent.pk, never_taken.pk])
+    assert done["failed"] == [exhausted.pk] and done["stalled"] == [stalled.pk]
+    assert run.pk in done["advanced"]
+    states = {step.pk: step for step in StepRun.objects.filter(run=run)}
+    assert states[silent.pk].status == StepStatus.PENDING and states[never_taken.pk].status == StepStatus.PENDING
+    assert states[alive.pk].status == StepStatus.RUNNING
+    assert states[exhausted.pk].status == StepStatus.FAILED and "worker was lost on node:9" in states[exhausted.pk].error
+    assert states[stalled.pk].status == StepStatus.FAILED and "Stalled" in states[stalled.pk].error
+    messages = list(run.events.values_list("message", flat=True))
+    assert any("worker was lost on node:123" in m for m in messages)
+    assert any("no worker took it" in m for m in messages)
+
+
+def test_clones_are_spread_over_hosts_and_respect_the_per_host_limit(vcsim, settings, private_queue):
+    from deployments.engine.runner import _within_limits
+    from deployments.services.addresses import plan_with_addresses
+    from deployments.spec import parse
+
+    registered_vcenter(vcsim)
+    data = dict(valid_spec(vcsim), appliance_ova={"url": "http://127.0.0.1:9/vio.ova"})
+    deployment = launch.create_deployment(data, acknowledged=ACK)  # no worker takes this queue
+    run = deployment.runs.get()
+    clones = list(run.steps.filter(kind="clone"))
+    host_of = {step.target: step.host for step in clones}
+    assert len(set(host_of.values())) == 3 and "" not in host_of.values()  # the Management cluster's three hosts
+    plan = plan_with_addresses(deployment, parse(data)[0])
+    assert plan.anti_affinity
+    for rule, names in plan.anti_affinity.items():  # each group starts on distinct hosts
+        assert len({host_of[name] for name in names}) == min(len(names), 3), rule
+
+    settings.VIO_ENGINE_PARALLEL_PER_VCENTER, settings.VIO_ENGINE_PARALLEL_PER_HOST = 10, 1
+    chosen = _within_limits(run.deployment.vcenter_id, clones)
+    assert len(chosen) == 3 and len({step.host for step in chosen}) == 3
+    StepRun.objects.filter(pk=chosen[0].pk).update(status=StepStatus.RUNNING)
+    assert len(_within_limits(run.deployment.vcenter_id, clones[1:])) == 2
+    settings.VIO_ENGINE_PARALLEL_PER_VCENTER = 1
+    assert _within_limits(run.deployment.vcenter_id, clones[1:]) == []
