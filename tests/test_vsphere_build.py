@@ -153,6 +153,29 @@ def test_clone_is_tagged_placed_and_adopted(si, place):
     assert [n._moId for n in vm["network"]] == [place["network"]]
 
 
+class _WorkerDied(Exception):
+    """Stands for a worker killed right after vCenter accepted its clone task."""
+
+
+def test_a_clone_task_left_by_a_dead_attempt_is_waited_for_and_adopted_not_repeated(si, sim, place):
+    deployment, started = _deployment(), []
+
+    def die(task):
+        started.append(task)
+        raise _WorkerDied
+
+    sim.inject(method="CloneVM_Task", match="vio-orphan-01", delay=1500, count=1)
+    with pytest.raises(_WorkerDied):
+        _clone(si, place, "vio-orphan-01", deployment, on_task=die)
+    assert build.find_vm(si, deployment, "vio-orphan-01") is None  # the task still runs in vCenter
+
+    moid = _clone(si, place, "vio-orphan-01", deployment, earlier_task=started[0])
+    assert build.find_vm(si, deployment, "vio-orphan-01") == moid
+    assert len(_vm_rows(si, "vio-orphan-01")) == 1
+    # A task vCenter no longer knows: the VM is looked for (and adopted) as usual.
+    assert _clone(si, place, "vio-orphan-01", deployment, earlier_task="task-999999") == moid
+
+
 def test_clone_fault_is_a_build_error_and_leaves_no_vm(si, sim, place):
     deployment = _deployment()
     sim.inject(method="CloneVM_Task", match="fail-db01", fault="InsufficientResourcesFault", count=1)
@@ -225,6 +248,20 @@ def test_wait_for_guest_times_out_when_tools_do_not_run(si, place):
     assert time.monotonic() - started < 5
     assert isinstance(caught.value, build.BuildError)
     assert "192.0.2.14" in str(caught.value) and "guestToolsNotRunning" in str(caught.value)
+
+
+def test_wait_for_guest_ends_soon_after_a_stop_request(si, place):
+    import threading
+
+    from inventory.clients.vsphere import WaitStopped
+
+    moid = _clone(si, place, "vio-ctl-05", _deployment())  # powered off: no guest will ever report
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(WaitStopped):
+        build.wait_for_guest(si, moid, "192.0.2.15", timeout=60, stop=stop)
+    assert time.monotonic() - started < 5
 
 
 def test_power_on_of_a_template_is_a_build_error(si, place):

@@ -5,6 +5,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,10 +18,15 @@ from deployments.models import Run, StepRun
 from deployments.services.runs import log
 
 logger = logging.getLogger(__name__)
+CANCEL_CHECK_SECONDS = 2  # how soon a wait inside a step hears of a cancel request
 
 
 class StepFailed(Exception):
     """The step cannot succeed as things are; the message says why and what to do."""
+
+
+class StepCancelled(Exception):
+    """The step stopped early because its run is being cancelled (it left nothing half made)."""
 
 
 @dataclass
@@ -100,9 +106,15 @@ class Heartbeat(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.done.wait(settings.VIO_ENGINE_HEARTBEAT_SECONDS):
-                _owned(self.context.step).update(heartbeat_at=timezone.now())
-                if Run.objects.filter(pk=self.context.step.run_id, cancel_requested=True).exists():
+            beat_every = settings.VIO_ENGINE_HEARTBEAT_SECONDS
+            check_every = min(CANCEL_CHECK_SECONDS, beat_every)
+            last_beat = time.monotonic()
+            while not self.done.wait(check_every):
+                if time.monotonic() - last_beat >= beat_every:
+                    _owned(self.context.step).update(heartbeat_at=timezone.now())
+                    last_beat = time.monotonic()
+                if not self.context.cancelled.is_set() and Run.objects.filter(
+                        pk=self.context.step.run_id, cancel_requested=True).exists():
                     self.context.cancelled.set()
         except Exception:  # a heartbeat must never take the step down; the reaper will judge
             logger.exception("heartbeat of step %s failed", self.context.step.pk)
@@ -134,6 +146,8 @@ def execute(step_id: int, attempt: int | None = None) -> None:
             status, output = StepStatus.SKIPPED, {"skipped": result.reason}
         else:
             output = result or {}
+    except StepCancelled as exc:
+        status, error = StepStatus.CANCELLED, str(exc)
     except Exception as exc:  # every failure is recorded on the step; unexpected ones also logged in full
         from inventory.clients.errors import ConnectionProblem
         from inventory.clients.vsphere_build import BuildError

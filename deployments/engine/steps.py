@@ -10,7 +10,8 @@ import requests
 from django.conf import settings
 from pyVmomi import vim
 
-from deployments.engine.executor import Skipped, StepContext, StepFailed
+from deployments.engine.executor import Skipped, StepCancelled, StepContext, StepFailed
+from inventory.clients.vsphere import WaitStopped
 
 APPLIANCE_CACHE = Path(settings.DATA_DIR) / "appliance-cache"
 
@@ -151,8 +152,11 @@ def wait_guest(ctx: StepContext):
     from inventory.clients import vsphere_build as build
 
     vm = ctx.vm(ctx.step.target)
-    return build.wait_for_guest(ctx.si, ctx.outputs[f"clone:{vm.name}"]["vm"], vm.management_ip,
-                                timeout=settings.VIO_ENGINE_STEP_TIMEOUT)
+    try:
+        return build.wait_for_guest(ctx.si, ctx.outputs[f"clone:{vm.name}"]["vm"], vm.management_ip,
+                                    timeout=settings.VIO_ENGINE_STEP_TIMEOUT, stop=ctx.cancelled)
+    except WaitStopped:
+        raise StepCancelled(f"Stopped waiting for {vm.name}'s guest: the run is being cancelled.") from None
 
 
 def render_bundle(ctx: StepContext):

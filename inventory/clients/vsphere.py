@@ -113,15 +113,23 @@ class WaitTimeout(TimeoutError):
     pass
 
 
+class WaitStopped(Exception):
+    """The caller asked a wait to end early (a deployment being cancelled)."""
+
+
 class TaskTimeout(WaitTimeout):
     pass
 
 
+STOP_CHECK_SECONDS = 2
+
+
 @contextmanager
-def watching(si, objects, obj_type, paths: list[str], timeout: float):
+def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None):
     """Watch properties of some objects without polling: WaitForUpdatesEx on a private collector,
     so concurrent waits sharing one session do not disturb each other. Yields an iterator of the
-    accumulated {moid: {path: value}} after each change; raises WaitTimeout at the deadline."""
+    accumulated {moid: {path: value}} after each change; raises WaitTimeout at the deadline, and
+    WaitStopped within STOP_CHECK_SECONDS of the threading.Event `stop` being set."""
     pc = vmodl.query.PropertyCollector
     collector = si.content.propertyCollector.CreatePropertyCollector()
     try:
@@ -136,12 +144,15 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float):
             version = ""
             deadline = time.monotonic() + timeout
             while True:
+                if stop is not None and stop.is_set():
+                    raise WaitStopped("stopped on request")
                 remaining = deadline - time.monotonic()
-                update = None
-                if remaining > 0:
-                    update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(remaining))))
-                if update is None:
+                if remaining <= 0:
                     raise WaitTimeout(f"still waiting after {timeout:g} s")
+                wait = remaining if stop is None else min(remaining, STOP_CHECK_SECONDS)
+                update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(wait))))
+                if update is None:
+                    continue  # that slice of the wait passed quietly
                 version = update.version
                 for filter_set in update.filterSet:
                     for object_update in filter_set.objectSet:

@@ -322,16 +322,17 @@ def power_on(si, vm_moid: str, timeout: float = 300.0) -> None:
             raise
 
 
-def wait_for_guest(si, vm_moid: str, expected_ip: str, timeout: float = 600.0) -> dict:
+def wait_for_guest(si, vm_moid: str, expected_ip: str, timeout: float = 600.0, stop=None) -> dict:
     """Wait (without polling) until the guest reports expected_ip and VMware Tools running.
 
-    Returns {"ip", "hostname", "tools"}; raises GuestWaitTimeout (a BuildError and a WaitTimeout).
+    Returns {"ip", "hostname", "tools"}; raises GuestWaitTimeout (a BuildError and a WaitTimeout),
+    or WaitStopped soon after the threading.Event `stop` is set.
     """
     vm = _ref(si, vim.VirtualMachine, vm_moid)
     paths = ["guest.ipAddress", "guest.hostName", "guest.toolsRunningStatus"]
     seen: dict = {}
     try:
-        with watching(si, [vm], vim.VirtualMachine, paths, timeout) as updates:
+        with watching(si, [vm], vim.VirtualMachine, paths, timeout, stop=stop) as updates:
             for state in updates:
                 seen = state.get(vm_moid, {})
                 if seen.get("guest.ipAddress") == expected_ip and seen.get("guest.toolsRunningStatus") == TOOLS_RUNNING:
