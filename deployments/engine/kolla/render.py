@@ -36,6 +36,8 @@ HA_GROUPS = {
     "lb": ("loadbalancer",),
     "db": ("mariadb",),
     "memcache": ("memcached", "rabbitmq"),
+    # kolla-ansible 2025.1 has no Swift role any more: the object-storage VM of the VIO topology
+    # carries kolla's storage group (cinder-volume with the VMDK driver) instead.
     "swift": ("storage",),
     "compute": ("compute",),
     "dhcp": ("network",),
