@@ -20,11 +20,13 @@ def advance_run(run_id: int) -> None:
 @shared_task(name="deployments.execute_step")
 def execute_step(step_id: int, attempt: int | None = None) -> None:
     from deployments.engine.executor import execute
-    from deployments.models import StepRun
+    from deployments.engine.runner import runs_to_advance_after
 
-    execute(step_id, attempt)
-    run_id = StepRun.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
-    if run_id:
+    again_in = execute(step_id, attempt)
+    if again_in is not None:
+        execute_step.apply_async((step_id, attempt), countdown=again_in)
+        return
+    for run_id in runs_to_advance_after(step_id):
         advance_run.delay(run_id)
 
 

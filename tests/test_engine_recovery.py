@@ -211,3 +211,49 @@ def test_clones_are_spread_over_hosts_and_respect_the_per_host_limit(vcsim, sett
     assert len(_within_limits(run.deployment.vcenter_id, clones[1:])) == 2
     settings.VIO_ENGINE_PARALLEL_PER_VCENTER = 1
     assert _within_limits(run.deployment.vcenter_id, clones[1:]) == []
+
+
+def test_concurrency_limits_hold_across_workers_and_deployments(vcsim_factory, ova_url, private_queue, settings):
+    """Two deployments on one vCenter, two workers with room for six steps at once: never more than
+    the per-vCenter limit of steps running, never more than the per-host limit of clones per host."""
+    import threading
+
+    limits = {"VIO_ENGINE_PARALLEL_PER_VCENTER": "4", "VIO_ENGINE_PARALLEL_PER_HOST": "1"}
+    simulator = vcsim_factory("-task-delay", "CloneVM_Task=1000,PowerOnVM_Task=300")
+    registered_vcenter(simulator)
+    first = dict(valid_spec(simulator), appliance_ova={"url": ova_url})
+    second = dict(first, name="cloud2", load_balancer={"public_vip": "192.0.2.6", "public_hostname": "localhost"},
+                  management_network=dict(first["management_network"], ip_ranges=[{"start": "10.20.0.100", "end": "10.20.0.130"}]))
+    database = test_database_url()
+    workers = [start_worker(database, private_queue, concurrency=3, env=dict(FAST_REAPER, **limits)) for _ in range(2)]
+    peaks = {"vcenter": 0, "host": 0}
+    sampling = threading.Event()
+
+    def sample():
+        from django.db import connection
+        from django.db.models import Count
+
+        try:
+            while not sampling.is_set():
+                running = StepRun.objects.filter(status=StepStatus.RUNNING)
+                peaks["vcenter"] = max(peaks["vcenter"], running.count())
+                per_host = running.exclude(host="").values("host").annotate(n=Count("id")).values_list("n", flat=True)
+                peaks["host"] = max([peaks["host"], *per_host])
+                time.sleep(0.02)
+        finally:
+            connection.close()
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    try:
+        runs = [launch.create_deployment(data, acknowledged=ACK).runs.get() for data in (first, second)]
+        sampler.start()
+        finished = [wait_for(run, timeout=300) for run in runs]
+        sampling.set()
+        sampler.join()
+        assert [run.status for run in finished] == [RunStatus.SUCCEEDED] * 2, [run.error for run in finished]
+        assert peaks["vcenter"] == 4, peaks  # the limit was reached and never passed
+        assert peaks["host"] == 1, peaks
+    finally:
+        sampling.set()
+        for worker in workers:
+            worker.stop()

@@ -35,6 +35,13 @@ class Skipped:
 
 
 @dataclass
+class Again:
+    """The step's work goes on outside the worker (kolla-ansible in its own process): keep the step
+    running and call its function again after `seconds`, in a new short task."""
+    seconds: float
+
+
+@dataclass
 class StepContext:
     step: StepRun
     outputs: dict = field(default_factory=dict)  # key -> output of the run's succeeded steps
@@ -126,22 +133,28 @@ class Heartbeat(threading.Thread):
         self.join()
 
 
-def execute(step_id: int, attempt: int | None = None) -> None:
+def execute(step_id: int, attempt: int | None = None) -> float | None:
+    """Run the step's function once and record the outcome; returns None when the step has ended
+    (or was not ours to run), or the seconds after which to call it again (Again)."""
     from deployments.engine.steps import KINDS
 
     step = StepRun.objects.select_related("run__deployment__vcenter").get(pk=step_id)
     if step.status != StepStatus.RUNNING or (attempt is not None and step.attempt != attempt):
-        return  # a message from an earlier attempt (redelivered after a worker died), or cancelled
+        return None  # a message from an earlier attempt (redelivered after a worker died), or cancelled
     if not _owned(step).update(worker=f"{socket.gethostname()}:{os.getpid()}", heartbeat_at=timezone.now()):
-        return
+        return None
     outputs = dict(StepRun.objects.filter(run=step.run, status=StepStatus.SUCCEEDED).values_list("key", "output"))
     context = StepContext(step=step, outputs=outputs)
-    context.log(f"{step.key} started (attempt {step.attempt}).")
+    if not step.checkpoint.get("again"):
+        context.log(f"{step.key} started (attempt {step.attempt}).")
     heartbeat = Heartbeat(context)
     heartbeat.start()
     status, output, error = StepStatus.SUCCEEDED, {}, ""
     try:
         result = KINDS[step.kind](context)
+        if isinstance(result, Again):
+            context.save_checkpoint(again=True)
+            return result.seconds
         if isinstance(result, Skipped):
             status, output = StepStatus.SKIPPED, {"skipped": result.reason}
         else:
@@ -166,3 +179,4 @@ def execute(step_id: int, attempt: int | None = None) -> None:
         level = EventLevel.ERROR if status == StepStatus.FAILED else EventLevel.INFO
         context.log(f"{step.key} {status}." + (f" {error}" if error else "")
                     + (f" ({output['skipped']})" if status == StepStatus.SKIPPED else ""), level)
+    return None

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deployments.choices import RUN_TERMINAL, STEP_DONE, DeploymentStatus, EventLevel, RunStatus, StepStatus
+from deployments.choices import RUN_ACTIVE, RUN_TERMINAL, STEP_DONE, DeploymentStatus, EventLevel, RunStatus, StepStatus
 from deployments.models import Deployment, Run, StepRun
 from deployments.services.runs import log
 from inventory.models import VCenter
@@ -64,6 +64,17 @@ def advance(run_id: int) -> list[int]:
         dispatch = [(step.pk, step.attempt) for step in claimed]
         transaction.on_commit(lambda: [tasks.execute_step.delay(*message) for message in dispatch])
     return [step_id for step_id, _ in dispatch]
+
+
+def runs_to_advance_after(step_id: int) -> list[int]:
+    """A finished step frees a slot: its own run moves first, then the other active runs on the same
+    vCenter, which may have steps waiting for room (they are not woken otherwise)."""
+    row = StepRun.objects.filter(pk=step_id).values("run_id", "run__deployment__vcenter_id").first()
+    if row is None:
+        return []
+    others = (Run.objects.filter(status__in=RUN_ACTIVE, deployment__vcenter_id=row["run__deployment__vcenter_id"])
+              .exclude(pk=row["run_id"]).values_list("pk", flat=True))
+    return [row["run_id"], *others]
 
 
 def _within_limits(vcenter_id: int, ready: list[StepRun]) -> list[StepRun]:

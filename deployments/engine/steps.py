@@ -3,14 +3,17 @@ carries this deployment's tag, and returns what it made (moids) as its output.""
 
 import hashlib
 import json
+import os
 import secrets as random_secrets
+import tempfile
+import time
 from pathlib import Path
 
 import requests
 from django.conf import settings
 from pyVmomi import vim
 
-from deployments.engine.executor import Skipped, StepCancelled, StepContext, StepFailed
+from deployments.engine.executor import Again, Skipped, StepCancelled, StepContext, StepFailed
 from inventory.clients.vsphere import WaitStopped
 
 APPLIANCE_CACHE = Path(settings.DATA_DIR) / "appliance-cache"
@@ -47,27 +50,47 @@ def _download(url: str) -> Path:
     target = APPLIANCE_CACHE / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".ova")
     if target.exists():
         return target
-    partial = target.with_suffix(".part")
+    # A file of this download's own, renamed into place: two deployments may fetch the same URL at once.
     with requests.get(url, stream=True, timeout=60) as response:
         if response.status_code != 200:
             raise StepFailed(f"Downloading the appliance OVA from {url} gave HTTP {response.status_code}.")
-        with partial.open("wb") as out:
-            for chunk in response.iter_content(1 << 20):
-                out.write(chunk)
-    partial.rename(target)
+        with tempfile.NamedTemporaryFile(dir=APPLIANCE_CACHE, suffix=".part", delete=False) as out:
+            try:
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+            except BaseException:
+                Path(out.name).unlink(missing_ok=True)
+                raise
+    os.replace(out.name, target)
     return target
+
+
+def _appliance_file(appliance_ova) -> tuple[Path, str]:
+    """(the OVA file, its SHA-256 when already known): an upload is hashed when stored, a URL is downloaded."""
+    if not appliance_ova.upload:
+        return _download(appliance_ova.url), ""
+    from deployments.services.appliance import find
+
+    upload = find(appliance_ova.upload)
+    if upload is None or not upload.path.exists():
+        raise StepFailed(f"The uploaded appliance OVA {appliance_ova.upload} is gone (deleted, or its file removed "
+                         "from the appliance's disk): upload it again and start a new deployment with it.")
+    return upload.path, upload.sha256
 
 
 def import_ova(ctx: StepContext):
     from inventory.clients.tls import pinned_context
     from inventory.clients.vsphere_ova import find_imported_template, import_ova as do_import, ova_sha256
 
-    path = _download(ctx.spec.appliance_ova.url)
-    digest = ova_sha256(path)
-    found = find_imported_template(ctx.si, digest)
-    if found:
-        ctx.log(f"Appliance template {found} with checksum {digest[:12]}… is already imported: reused.")
-        return {"template": found, "sha256": digest, "reused": True}
+    path, digest = _appliance_file(ctx.spec.appliance_ova)
+    digest = digest or ova_sha256(path)
+    while True:
+        found = find_imported_template(ctx.si, digest)
+        if found:
+            ctx.log(f"Appliance template {found} with checksum {digest[:12]}… is already imported: reused.")
+            return {"template": found, "sha256": digest, "reused": True}
+        if _my_turn_to_import(ctx, digest):
+            break
     vcenter, inventory = ctx.deployment.vcenter, ctx.inventory
     cluster = inventory.clusters[ctx.spec.management_cluster]
     datastore = inventory.datastores[ctx.spec.management_datastores[0]]
@@ -84,6 +107,36 @@ def import_ova(ctx: StepContext):
         context=pinned_context(vcenter.host, vcenter.port, vcenter.certificate_sha256),
     )
     return {"template": moid, "sha256": digest, "reused": False}
+
+
+def _my_turn_to_import(ctx: StepContext, digest: str) -> bool:
+    """True when this step may import the OVA; otherwise waits until the other deployment's import
+    of the same OVA into this vCenter has ended (then the caller looks for its template again).
+    The check and the claim happen under the vCenter row's lock, so only one importer wins."""
+    from django.db import transaction
+
+    from deployments.choices import StepStatus
+    from deployments.models import StepRun
+    from inventory.models import VCenter
+
+    others = (StepRun.objects.filter(kind="import_ova", status=StepStatus.RUNNING, checkpoint__importing=digest,
+                                     run__deployment__vcenter_id=ctx.deployment.vcenter_id).exclude(pk=ctx.step.pk))
+    with transaction.atomic():
+        VCenter.objects.select_for_update().filter(pk=ctx.deployment.vcenter_id).first()
+        importer = others.select_related("run__deployment").first()
+        if importer is None:
+            ctx.save_checkpoint(importing=digest)
+            return True
+    ctx.log(f"Deployment {importer.run.deployment.name} is importing the same appliance OVA into this vCenter: waiting for it.")
+    deadline = time.monotonic() + settings.VIO_ENGINE_STEP_TIMEOUT
+    while others.exists():
+        if ctx.cancelled.is_set():
+            raise StepCancelled("Stopped waiting for another deployment's appliance import: the run is being cancelled.")
+        if time.monotonic() > deadline:
+            raise StepFailed(f"Deployment {importer.run.deployment.name}'s import of the appliance OVA did not end within "
+                             f"{settings.VIO_ENGINE_STEP_TIMEOUT} s; retry when it has.")
+        time.sleep(1)
+    return False
 
 
 def _network(network, stub):
@@ -144,8 +197,9 @@ def anti_affinity(ctx: StepContext):
 def power_on(ctx: StepContext):
     from inventory.clients import vsphere_build as build
 
-    build.power_on(ctx.si, ctx.outputs[f"clone:{ctx.step.target}"]["vm"])
-    return {}
+    moid = ctx.outputs[f"clone:{ctx.step.target}"]["vm"]
+    build.power_on(ctx.si, moid)
+    return {"vm": moid, "power_state": "poweredOn"}  # what the page shows, without asking vCenter
 
 
 def wait_guest(ctx: StepContext):
@@ -193,21 +247,92 @@ def render_bundle(ctx: StepContext):
     return {"directory": str(directory), "files": len(bundle)}
 
 
+KOLLA_DEPLOY_TIMEOUT = 4 * 3600  # seconds the detached kolla-ansible run may take, all three stages
+KOLLA_POLL_SECONDS = 2.0
+KOLLA_FOLLOW_SECONDS = 30  # how long one worker task follows the detached run before a new task takes over
+
+
 def configure(ctx: StepContext):
+    """kolla-ansible bootstrap-servers, prechecks and deploy, run by ansible-runner in a detached process
+    (engine/ansible.py). Each worker task follows it for KOLLA_FOLLOW_SECONDS and hands on to the next
+    (Again), so no task runs long; a new attempt after a lost worker adopts the same run."""
     if settings.VIO_SIMULATED_HOSTS:
         return Skipped("not executed: simulated hosts (the bundle was rendered and checked)")
-    raise StepFailed("Running kolla-ansible through ansible-runner on real hosts is not built yet.")
+    return _follow_kolla(ctx, _kolla_run(ctx, Path(ctx.outputs["render_bundle"]["directory"])))
+
+
+def _kolla_run(ctx: StepContext, bundle: Path) -> dict:
+    """The handle of this bundle's kolla-ansible run: the one an earlier attempt started if it still runs
+    (or succeeded), else a new one."""
+    from deployments.engine import ansible
+    from deployments.engine.kolla.check import KollaAnsibleMissing, kolla_share
+
+    earlier = ctx.step.checkpoint.get("ansible")
+    if earlier and Path(earlier["directory"]).parent.parent == bundle:
+        state, _, _ = ansible.poll(dict(earlier))
+        if state in (ansible.RUNNING, ansible.SUCCEEDED):
+            ctx.log(f"Following the kolla-ansible run an earlier attempt started (process {earlier['pid']}).")
+            return earlier
+    try:
+        handle = ansible.start(bundle, ansible.kolla_stages(kolla_share()), inventory=bundle / "inventory" / "multinode",
+                               arguments=ansible.kolla_arguments(bundle), timeout=KOLLA_DEPLOY_TIMEOUT,
+                               secrets_file=bundle / "passwords.yml")
+    except (KollaAnsibleMissing, RuntimeError, OSError) as exc:
+        raise StepFailed(f"kolla-ansible could not be started: {exc}") from None
+    ctx.save_checkpoint(ansible=handle, digest={})
+    ctx.log(f"kolla-ansible {', '.join(handle['stages'])} started in the background (process {handle['pid']}, "
+            f"its output in {handle['directory']}/output.log).")
+    return handle
+
+
+def _follow_kolla(ctx: StepContext, handle: dict) -> dict:
+    import time
+
+    from deployments.engine import ansible
+
+    # One worker task follows it this long, then hands on to a new task (Again): tasks stay short.
+    budget = KOLLA_FOLLOW_SECONDS
+    deadline, digest, cancel_sent = time.monotonic() + budget, dict(ctx.step.checkpoint.get("digest") or {}), False
+    while True:
+        state, events, error = ansible.poll(handle)
+        for level, text in ansible.describe(events, digest, label="kolla-ansible"):
+            ctx.log(text, level)
+        if events or state in ansible.TERMINAL:
+            ctx.save_checkpoint(ansible=handle, digest=digest)
+        if state == ansible.SUCCEEDED:
+            return {"runner": handle["directory"], "stages": handle["stages"]}
+        if state == ansible.FAILED:
+            raise StepFailed(f"kolla-ansible failed: {error}")
+        if state == ansible.CANCELLED:
+            raise StepCancelled("kolla-ansible was stopped: the run is being cancelled.")
+        if ctx.cancelled.is_set() and not cancel_sent:
+            ansible.cancel(handle)
+            cancel_sent = True
+        if time.monotonic() > deadline:
+            return Again(KOLLA_POLL_SECONDS)
+        time.sleep(KOLLA_POLL_SECONDS)
 
 
 def validate(ctx: StepContext):
+    """A Keystone token for the admin and Nova's hypervisor list, through openstacksdk at the public endpoint."""
     if settings.VIO_SIMULATED_HOSTS:
         return Skipped("not executed: simulated hosts have no OpenStack to ask for a token")
-    raise StepFailed("Validation through openstacksdk is not built yet.")
+    from deployments.engine.openstack_checks import CloudCheckFailed, check_cloud, keystone_endpoint
+
+    keystone, known = ctx.spec.keystone, ctx.inventory.clusters
+    clusters = {c.cluster: known[c.cluster].moid for c in ctx.spec.compute_clusters if c.cluster in known}
+    try:
+        return check_cloud(keystone_endpoint(Path(ctx.outputs["render_bundle"]["directory"])),
+                           username=keystone.admin_user, password=keystone.admin_password.get_secret_value(),
+                           project=keystone.admin_project, clusters=clusters,
+                           vcenter_uuid=(ctx.deployment.vcenter.about or {}).get("instanceUuid", ""))
+    except CloudCheckFailed as exc:
+        raise StepFailed(str(exc)) from None
 
 
 # Seconds each kind may take before the reaper calls it stalled (plus a margin); the bounded waits
 # inside the steps use VIO_ENGINE_STEP_TIMEOUT and end first with vCenter's own words.
-TIME_LIMITS = {"preflight": 120, "nsx_checks": 120, "render_bundle": 120}
+TIME_LIMITS = {"preflight": 120, "nsx_checks": 120, "render_bundle": 120, "configure": KOLLA_DEPLOY_TIMEOUT}
 
 KINDS = {
     "preflight": preflight, "nsx_checks": nsx_checks, "import_ova": import_ova, "folders": folders, "clone": clone,

@@ -309,6 +309,13 @@ def address_issues(spec, vcenter, deployment=None) -> list[Issue]:
 
 
 def inventory_issues(spec, live: bool = True, deployment=None) -> list[Issue]:
+    from deployments.services.appliance import upload_issues
+
+    # The uploaded OVA is checked whatever the vCenter checks find (they stop at the first blocking one).
+    return _vcenter_issues(spec, live=live, deployment=deployment) + upload_issues(spec.appliance_ova)
+
+
+def _vcenter_issues(spec, live: bool = True, deployment=None) -> list[Issue]:
     from deployments.plan import build_plan
 
     context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)

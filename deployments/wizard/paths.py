@@ -75,6 +75,7 @@ FIELDS: dict[str, Target] = {
     "syslog.protocol": Target("syslog", "protocol"),
     "appliance_ova": Target("appliance", "url"),
     "appliance_ova.url": Target("appliance", "url"),
+    "appliance_ova.upload": Target("appliance", "upload"),
 }
 REVIEW = Target("review", None)  # anything unmapped: shown on the review step
 

@@ -104,15 +104,87 @@ class SyslogForm(StepForm):
                                    "protocol": self.value("protocol", "udp")})}
 
 
+OVA_SOURCES = [("url", "Download it from a URL"), ("upload", "Upload the file (or use one uploaded before)")]
+
+
 class ApplianceForm(StepForm):
     step = "appliance"
     title = "Appliance OVA"
     intro = "The VIO appliance OVA: the Ubuntu template every OpenStack VM is cloned from. It is imported once."
 
-    url = forms.CharField(label="OVA URL", help_text="An http:// or https:// URL the appliance can download from.")
+    source = forms.ChoiceField(label="The OVA", choices=OVA_SOURCES, initial="url", required=False,
+                               widget=forms.RadioSelect)
+    url = forms.CharField(label="OVA URL", required=False,
+                          help_text="An http:// or https:// URL the appliance can download from.")
+    file = forms.FileField(label="OVA file", required=False,
+                           widget=forms.FileInput(attrs={"accept": ".ova,application/x-tar"}),
+                           help_text="The .ova file. It is stored on the appliance once: the same file uploaded again "
+                                     "is reused.")
+    upload = forms.ChoiceField(label="Uploaded OVA", required=False,
+                               help_text="Or an OVA uploaded before (here or through the API).")
+
+    def setup(self):
+        from deployments.models import ApplianceUpload
+
+        for name in ("url", "file", "upload"):
+            self.fields[name].conditional = True  # required with their source: not marked "optional"
+        self.fields["upload"].choices = [("", "— none —")] + [
+            (str(u.pk), f"{u.filename} · {u.size / 2**20:,.0f} MB · SHA-256 {u.sha256[:12]}… · {u.created_at:%Y-%m-%d}")
+            for u in ApplianceUpload.objects.order_by("-created_at")
+        ]
+        self.stored = None
 
     def from_spec(self, spec: dict) -> dict:
-        return compact({"url": (spec.get("appliance_ova") or {}).get("url")})
+        ova = spec.get("appliance_ova") or {}
+        if ova.get("upload"):
+            return {"source": "upload", "upload": ova["upload"]}
+        return compact({"source": "url", "url": ova.get("url")})
+
+    @property
+    def chosen_source(self) -> str:
+        """As chosen; when not posted (API-like posts, older pages), whatever was given."""
+        source = self.value("source")
+        if source in ("url", "upload"):
+            return source
+        return "upload" if (self.value("file") or self.value("upload")) and not self.value("url") else "url"
+
+    def clean_file(self):
+        from deployments.services.appliance import store_upload
+        from inventory.services.errors import ServiceError
+
+        given = self.cleaned_data.get("file")
+        if given and self.data.get(self.add_prefix("source"), "upload") != "url":
+            try:
+                self.stored, _ = store_upload(given, given.name, user=self.state.user)
+            except ServiceError as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from None
+        return given
+
+    def clean(self):
+        if self.chosen_source == "upload":
+            if self.stored is not None:
+                self.cleaned_data["upload"] = str(self.stored.pk)
+                # The step data the wizard keeps is the posted data: the new id goes in with it, so the
+                # step re-validates (Back, Deploy) without the file.
+                self.data = self.data.copy()
+                self.data[self.add_prefix("upload")] = str(self.stored.pk)
+                if str(self.stored.pk) not in dict(self.fields["upload"].choices):
+                    self.fields["upload"].choices += [(str(self.stored.pk), self.stored.filename)]
+            elif not self.value("upload") and "file" not in self.errors:
+                self.add_error("file", "Choose the .ova file to upload, or an OVA uploaded before.")
+        elif not self.value("url"):
+            self.add_error("url", "Enter the OVA's http:// or https:// URL.")
+        if self.has_error("file") or self.has_error("url"):
+            return self.cleaned_data  # the spec would only repeat "give the URL or upload the file"
+        return super().clean()
+
+    def inventory_issues(self, spec) -> list:
+        from deployments.services.appliance import upload_issues
+
+        return upload_issues(spec.appliance_ova)
 
     def fragment(self) -> dict:
-        return {"appliance_ova": compact({"url": self.value("url")})}
+        # The other source is None, not left out: the probe merges this over a placeholder URL.
+        if self.chosen_source == "upload":
+            return {"appliance_ova": {"url": None, **compact({"upload": self.value("upload")})}}
+        return {"appliance_ova": {"upload": None, **compact({"url": self.value("url")})}}

@@ -1,0 +1,121 @@
+"""Appliance OVAs uploaded to VIO Manager: streamed to disk while hashed (they are GBs), checked to be
+an OVA, kept once per content under DATA_DIR/appliance-uploads/<sha256>.ova."""
+
+import hashlib
+import os
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+
+from deployments.choices import ACTIVE
+from deployments.models import ApplianceUpload, Deployment
+from deployments.models.appliance import uploads_directory
+from deployments.spec.issues import Issue
+from inventory.services.errors import ServiceError
+
+CHUNK_SIZE = 1 << 20
+
+
+def _chunks(source):
+    if hasattr(source, "chunks"):  # Django's UploadedFile: memory or a temporary file, read in pieces
+        yield from source.chunks(CHUNK_SIZE)
+        return
+    while chunk := source.read(CHUNK_SIZE):
+        yield chunk
+
+
+def check_ova(path: Path, filename: str) -> None:
+    """An OVA is a tar archive whose first member is the .ovf descriptor (and whose manifest, if any,
+    matches the descriptor). ServiceError(code="not_an_ova") otherwise."""
+    from inventory.clients.vsphere_ova import OvaFormatError, read_ova
+
+    def refuse(reason: str):
+        return ServiceError(f"{filename} is not an OVA: {reason}", code="not_an_ova", field="file")
+
+    try:
+        with tarfile.open(path, "r:") as archive:
+            first = archive.next()
+    except (tarfile.TarError, OSError):
+        raise refuse("it is not a tar archive. Give the .ova file itself (not an .ovf, a zip or a disk).") from None
+    if first is None or not first.isfile() or not first.name.endswith(".ovf"):
+        found = f" (it starts with {first.name})" if first is not None else " (it is empty)"
+        raise refuse(f"its first file must be the .ovf descriptor{found}.")
+    try:
+        read_ova(path)
+    except OvaFormatError as exc:
+        raise ServiceError(str(exc).replace(str(path), filename), code="not_an_ova", field="file") from None
+
+
+def store_upload(source, filename: str, *, user=None) -> tuple[ApplianceUpload, bool]:
+    """Store an uploaded OVA; (the upload, True) when new, (the existing one, False) when a file with the
+    same SHA-256 is already stored. The file is never held in memory as a whole."""
+    directory = uploads_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    filename = Path(filename or "appliance.ova").name[:255]
+    digest, size = hashlib.sha256(), 0
+    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".upload-", suffix=".part", delete=False)
+    partial = Path(handle.name)
+    try:
+        with handle:
+            for chunk in _chunks(source):
+                digest.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+        if size == 0:
+            raise ServiceError(f"{filename} is empty.", code="empty_file", field="file")
+        check_ova(partial, filename)
+        sha256 = digest.hexdigest()
+        existing = ApplianceUpload.objects.filter(sha256=sha256).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    os.replace(partial, directory / f"{sha256}.ova")
+                    return ApplianceUpload.objects.create(filename=filename, size=size, sha256=sha256,
+                                                          uploaded_by=user), True
+            except IntegrityError:  # the same file, uploaded by another request at the same moment
+                existing = ApplianceUpload.objects.get(sha256=sha256)
+        if not existing.path.exists() and partial.exists():
+            os.replace(partial, existing.path)  # the stored copy was lost: this one is identical
+        return existing, False
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def find(upload_id) -> ApplianceUpload | None:
+    try:
+        return ApplianceUpload.objects.filter(pk=uuid.UUID(str(upload_id))).first()
+    except ValueError:
+        return None
+
+
+def active_users(upload: ApplianceUpload) -> list[str]:
+    """Names of the active deployments whose spec uses this upload."""
+    return list(Deployment.objects.filter(status__in=ACTIVE, spec__appliance_ova__upload=str(upload.pk))
+                .order_by("name").values_list("name", flat=True))
+
+
+def delete_upload(upload: ApplianceUpload) -> None:
+    users = active_users(upload)
+    if users:
+        raise ServiceError(f"Deployment {', '.join(users)} is using this OVA; wait until it ends or cancel it first.",
+                           code="in_use")
+    path = upload.path
+    upload.delete()
+    path.unlink(missing_ok=True)
+
+
+def upload_issues(appliance_ova, path: str = "appliance_ova.upload") -> list[Issue]:
+    """The spec's upload id must name an upload whose file is still here."""
+    if appliance_ova is None or not appliance_ova.upload:
+        return []
+    upload = find(appliance_ova.upload)
+    if upload is None:
+        return [Issue(path, "unknown_upload", f"There is no uploaded OVA with id {appliance_ova.upload}; upload the "
+                                              "file again or give its URL.")]
+    if not upload.path.exists():
+        return [Issue(path, "upload_file_missing", f"The file of the uploaded OVA {upload.filename} is gone from the "
+                                                   "appliance's disk; upload it again.")]
+    return []
