@@ -11,7 +11,8 @@ class DeploymentStatus(models.TextChoices):
     TEARING_DOWN = "tearing_down", "Tearing down"
 
 
-ACTIVE = frozenset({DeploymentStatus.QUEUED, DeploymentStatus.RUNNING, DeploymentStatus.CANCELLING})
+ACTIVE = frozenset({DeploymentStatus.QUEUED, DeploymentStatus.RUNNING, DeploymentStatus.CANCELLING,
+                    DeploymentStatus.TEARING_DOWN})
 TERMINAL = frozenset({DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELLED})
 CAN_CANCEL = frozenset({DeploymentStatus.QUEUED, DeploymentStatus.RUNNING})
 
@@ -27,6 +28,7 @@ class RunStatus(models.TextChoices):
 
 RUN_ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELLING})
 RUN_TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+RUN_CAN_CANCEL = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
 class StepStatus(models.TextChoices):

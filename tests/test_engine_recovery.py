@@ -257,3 +257,29 @@ def test_concurrency_limits_hold_across_workers_and_deployments(vcsim_factory, o
         sampling.set()
         for worker in workers:
             worker.stop()
+
+
+def test_a_teardown_that_cannot_reach_vcenter_says_so_and_a_dead_one_is_started_again(vcsim_factory, private_queue, settings):
+    from deployments.choices import DeploymentStatus
+    from deployments.engine.teardown import request_teardown, teardown
+    from deployments.models import Deployment
+
+    simulator = vcsim_factory()
+    registered_vcenter(simulator)
+    deployment = launch.create_deployment(dict(valid_spec(simulator), appliance_ova={"url": "http://127.0.0.1:9/vio.ova"}),
+                                          acknowledged=ACK)  # no worker takes this queue
+    run = deployment.runs.get()
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    request_teardown(deployment)
+    simulator.running.stop()  # vCenter goes away
+
+    assert teardown(deployment.pk) is None
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.FAILED
+    assert run.events.filter(level="error", message__startswith="Teardown failed").exists()
+
+    # A teardown whose worker died: still tearing down after the task hard limit → started again.
+    request_teardown(deployment)
+    Deployment.objects.filter(pk=deployment.pk).update(updated_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 31))
+    assert reaper.reap()["teardowns"] == [deployment.pk]
+    assert reaper.reap()["teardowns"] == []  # once, not at every pass

@@ -1,7 +1,8 @@
 """The reaper: beat runs it every VIO_ENGINE_REAP_SECONDS so that no run stays stuck. A running
 step whose worker went silent is run again (its checkpoint lets it adopt what the lost attempt
 set going), or failed with the reason after too many attempts; a step past its time limit is
-failed as stalled; a run nobody advanced lately (a lost message, a broker restart) is advanced."""
+failed as stalled; a run nobody advanced lately (a lost message, a broker restart) is advanced;
+a teardown whose worker died is started again."""
 
 import logging
 from datetime import timedelta
@@ -11,8 +12,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deployments.choices import RUN_ACTIVE, EventLevel, StepStatus
-from deployments.models import Run, StepRun
+from deployments.choices import RUN_ACTIVE, DeploymentStatus, EventLevel, StepStatus
+from deployments.models import Deployment, Run, StepRun
 from deployments.services.runs import log
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,13 @@ def reap(now=None) -> dict:
                       .values_list("run_id", flat=True))
         done["advanced"] = sorted(touched | set(quiet.values_list("pk", flat=True)))
         transaction.on_commit(lambda: [tasks.advance_run.delay(run_id) for run_id in done["advanced"]])
+        # A teardown task lives at most the Celery hard limit: one tearing down for longer died with its worker.
+        dead_teardowns = Deployment.objects.filter(
+            status=DeploymentStatus.TEARING_DOWN,
+            updated_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30))
+        done["teardowns"] = list(dead_teardowns.values_list("pk", flat=True))
+        dead_teardowns.update(updated_at=now)
+        transaction.on_commit(lambda: [tasks.teardown_deployment.delay(pk) for pk in done["teardowns"]])
     if any(done.values()):
         logger.info("reaper: %s", done)
     return done

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deployments.choices import RUN_ACTIVE, RUN_TERMINAL, STEP_DONE, DeploymentStatus, EventLevel, RunStatus, StepStatus
+from deployments.choices import RUN_ACTIVE, RUN_CAN_CANCEL, RUN_TERMINAL, STEP_DONE, DeploymentStatus, EventLevel, RunStatus, StepStatus
 from deployments.models import Deployment, Run, StepRun
 from deployments.services.runs import log
 from inventory.models import VCenter
@@ -110,7 +110,7 @@ def request_cancel(run: Run | None) -> bool:
 
     if run is None:
         return False
-    updated = Run.objects.filter(pk=run.pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(
+    updated = Run.objects.filter(pk=run.pk, status__in=RUN_CAN_CANCEL).update(
         cancel_requested=True, status=RunStatus.CANCELLING)
     if updated:
         log(run, "Cancel requested: running steps finish, no new step starts.", level=EventLevel.WARNING)
