@@ -19,6 +19,7 @@ from deployments.services.runs import log
 
 logger = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 2  # how soon a wait inside a step hears of a cancel request
+_PLANS: dict = {}  # run id -> plan, in this worker process
 
 
 class StepFailed(Exception):
@@ -75,9 +76,15 @@ class StepContext:
 
     @cached_property
     def plan(self):
+        """The run's plan: fixed for the run (its addresses are held), so a worker builds it once."""
         from deployments.services.addresses import plan_with_addresses
 
-        return plan_with_addresses(self.deployment, self.spec)
+        plan = _PLANS.get(self.run.pk)
+        if plan is None:
+            plan = _PLANS[self.run.pk] = plan_with_addresses(self.deployment, self.spec)
+            while len(_PLANS) > 32:
+                _PLANS.pop(next(iter(_PLANS)))
+        return plan
 
     @cached_property
     def si(self):

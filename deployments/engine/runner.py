@@ -17,13 +17,16 @@ from inventory.models import VCenter
 logger = logging.getLogger(__name__)
 
 
-def advance(run_id: int) -> list[int]:
-    """One move of a run; returns the ids of the steps it claimed (dispatched after commit)."""
+def advance(run_id: int, keep_one: bool = False) -> list[tuple[int, int]]:
+    """One move of a run: claim the ready steps that fit, most of the run still behind them first.
+    Returns the (step id, attempt) pairs claimed; all are dispatched as Celery tasks after commit,
+    except, with keep_one, the first, which the caller (a worker that just finished a step)
+    executes itself, saving a round trip through the broker on the run's critical path."""
     from deployments import tasks
 
     with transaction.atomic():
-        run = Run.objects.select_related("deployment").get(pk=run_id)
-        VCenter.objects.select_for_update().filter(pk=run.deployment.vcenter_id).first()
+        vcenter_id = Run.objects.filter(pk=run_id).values_list("deployment__vcenter_id", flat=True).get()
+        VCenter.objects.select_for_update().filter(pk=vcenter_id).first()
         run = Run.objects.select_for_update().select_related("deployment").get(pk=run_id)
         if run.status in RUN_TERMINAL:
             return []
@@ -41,14 +44,16 @@ def advance(run_id: int) -> list[int]:
             StepRun.objects.filter(run=run, status=StepStatus.PENDING).update(status=StepStatus.CANCELLED, finished_at=now)
             if not running:
                 _finish(run, RunStatus.CANCELLED, DeploymentStatus.CANCELLED, "Cancelled by request.")
-            run.save()
+            run.save(update_fields=RUN_MOVES)
             return []
 
         claimed: list[StepRun] = []
         if not failed:
             ready = [s for s in steps if s.status == StepStatus.PENDING
                      and all(by_key[d].status in STEP_DONE for d in s.depends_on)]
-            for step in _within_limits(run.deployment.vcenter_id, ready):
+            behind = _work_behind(steps)
+            ready.sort(key=lambda step: -behind[step.key])
+            for step in _within_limits(vcenter_id, ready):
                 step.status, step.started_at, step.finished_at, step.error = StepStatus.RUNNING, now, None, ""
                 step.attempt, step.worker, step.heartbeat_at = step.attempt + 1, "", None
                 claimed.append(step)
@@ -60,10 +65,28 @@ def advance(run_id: int) -> list[int]:
                 _finish(run, RunStatus.SUCCEEDED, DeploymentStatus.SUCCEEDED, "")
             elif failed:
                 _finish(run, RunStatus.FAILED, DeploymentStatus.FAILED, f"Step {failed[0].key} failed: {failed[0].error}")
-        run.save()
-        dispatch = [(step.pk, step.attempt) for step in claimed]
-        transaction.on_commit(lambda: [tasks.execute_step.delay(*message) for message in dispatch])
-    return [step_id for step_id, _ in dispatch]
+        run.save(update_fields=RUN_MOVES)
+        claims = [(step.pk, step.attempt) for step in claimed]
+        kept, sent = (claims[:1], claims[1:]) if keep_one else ([], claims)
+        transaction.on_commit(lambda: [tasks.execute_step.delay(*message) for message in sent])
+    return kept + sent
+
+
+RUN_MOVES = ["status", "started_at", "finished_at", "error", "heartbeat_at"]  # what advance changes on a run
+
+
+def _work_behind(steps: list[StepRun]) -> dict[str, int]:
+    """For each step, the weight of the heaviest chain from it to the end of the run (itself
+    included): starting the step with the most behind it first shortens the run (critical path)."""
+    after: dict[str, list[str]] = {step.key: [] for step in steps}
+    for step in steps:
+        for dependency in step.depends_on:
+            after.setdefault(dependency, []).append(step.key)
+    weight = {step.key: step.weight for step in steps}
+    behind: dict[str, int] = {}
+    for step in reversed(steps):  # the graph lists a step after the steps it depends on
+        behind[step.key] = weight[step.key] + max((behind.get(k, 0) for k in after[step.key]), default=0)
+    return behind
 
 
 def runs_to_advance_after(step_id: int) -> list[int]:

@@ -159,13 +159,14 @@ def folders(ctx: StepContext):
 def clone(ctx: StepContext):
     from inventory.clients import vsphere_build as build
 
+    from inventory.models import Datastore, Network
+
     vm = ctx.vm(ctx.step.target)
-    datastore = ctx.inventory.datastores[vm.datastore]
     moid = build.clone_vm(
         ctx.si, template_moid=ctx.outputs["import_ova"]["template"], name=vm.name,
         folder_moid=ctx.outputs["folders"]["folder"], pool_moid=ctx.outputs["folders"]["pool"],
-        datastore_moid=datastore.moid, deployment_id=str(ctx.deployment.pk), role=vm.role,
-        network_moid=ctx.inventory.networks[ctx.spec.management_network.portgroup].moid,
+        datastore_moid=ctx.inventory.moid(Datastore, vm.datastore), deployment_id=str(ctx.deployment.pk), role=vm.role,
+        network_moid=ctx.inventory.moid(Network, ctx.spec.management_network.portgroup),
         simulated_tools=settings.VIO_SIMULATED_HOSTS, timeout=settings.VIO_ENGINE_STEP_TIMEOUT,
         host_moid=ctx.step.host or None, earlier_task=ctx.step.checkpoint.get("clone_task"),
         on_task=lambda task: ctx.save_checkpoint(clone_task=task),

@@ -76,6 +76,10 @@ class InventoryContext:
         rows = m.Network.objects.filter(datacenter=self.datacenter).select_related("switch").defer("host_moids")
         return {n.name: n for n in self._with_reach(rows, m.Network.clusters.through, "network")}
 
+    def moid(self, model, name: str) -> str | None:
+        """The moid of one named datastore or network: what the engine needs, without the reach."""
+        return model.objects.filter(datacenter=self.datacenter, name=name).values_list("moid", flat=True).first()
+
     def _with_reach(self, rows, through, owner: str) -> list:
         """Each object gets `usable_from` (ids of the clusters whose every host reaches it) and
         `usable_from_names`, read as id pairs: a prefetch would build a Cluster per relation row,

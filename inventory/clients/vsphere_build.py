@@ -154,14 +154,17 @@ def remove_folder_if_empty(si, folder_moid: str) -> bool:
 # --- VMs ------------------------------------------------------------------------------------------
 
 
-def _deployment_vms(si, deployment_id: str, extra: list[str] = ()) -> list[dict]:
-    rows = collect(si, vim.VirtualMachine, ["name", "config.extraConfig", *extra])
+def _deployment_vms(si, deployment_id: str, extra: list[str] = (), within: str | None = None) -> list[dict]:
+    root = _ref(si, vim.Folder, within) if within else None
+    rows = collect(si, vim.VirtualMachine, ["name", "config.extraConfig", *extra], root=root)
     return [row for row in rows if _tags(row).get(DEPLOYMENT_KEY) == str(deployment_id)]
 
 
-def find_vm(si, deployment_id: str, vm_name: str) -> str | None:
-    """The moid of this deployment's VM called vm_name (by tag and name), or None."""
-    for row in _deployment_vms(si, deployment_id):
+def find_vm(si, deployment_id: str, vm_name: str, within: str | None = None) -> str | None:
+    """The moid of this deployment's VM called vm_name (by tag and name), or None. within: the
+    folder the deployment's VMs are made in; reading only it keeps the look cheap in a vCenter of
+    thousands of VMs (teardown still searches everywhere, by tag)."""
+    for row in _deployment_vms(si, deployment_id, within=within):
         if row.get("name") == vm_name:
             return row["_obj"]._moId
     return None
@@ -190,7 +193,7 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
         if adopted:
             log.info("VM %s (%s) made by an earlier attempt's task %s: adopted", name, adopted, earlier_task)
             return adopted
-    existing = find_vm(si, deployment_id, name)
+    existing = find_vm(si, deployment_id, name, within=folder_moid)
     if existing:
         log.info("VM %s (%s) already exists: adopted", name, existing)
         return existing
@@ -214,10 +217,10 @@ def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: 
             on_task(task._moId)
         result = _run_task(si, task, what, timeout)
     except vmodl.MethodFault as fault:
-        _remove_half_made(si, deployment_id, name)
+        _remove_half_made(si, deployment_id, name, folder_moid)
         raise BuildError(f"{what} failed: vCenter said {fault_text(fault)}.") from None
     except BuildError:
-        _remove_half_made(si, deployment_id, name)
+        _remove_half_made(si, deployment_id, name, folder_moid)
         raise
     if result is None:
         raise BuildError(f"{what} reported success but returned no VM.")
@@ -238,19 +241,34 @@ def _earlier_clone(si, task_moid: str, what: str, timeout: float) -> str | None:
     return result._moId if result is not None else None
 
 
+_BACKINGS: dict[tuple[str, str], tuple] = {}  # (vCenter, network moid) -> how a NIC attaches to it
+
+
+def _backing(si, network_moid: str):
+    """How a NIC attaches to the network; a port group's key and switch never change, so it is read
+    once per process and vCenter, not at every clone."""
+    key = (getattr(getattr(si._stub, "soapStub", si._stub), "host", ""), network_moid)
+    if key not in _BACKINGS:
+        rows = [r for r in collect(si, vim.Network, ["name"]) if r["_obj"]._moId == network_moid]
+        if not rows:
+            raise BuildError(f"Network {network_moid} does not exist in vCenter.")
+        network = rows[0]["_obj"]
+        if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
+            config = _read(si, network, ["key", "config.distributedVirtualSwitch"])
+            switch = _read(si, config["config.distributedVirtualSwitch"], ["uuid"])["uuid"]
+            _BACKINGS[key] = ("distributed", switch, config["key"])
+        else:
+            _BACKINGS[key] = ("standard", rows[0]["name"], network_moid)
+    kind, first, second = _BACKINGS[key]
+    if kind == "distributed":
+        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(
+            port=vim.dvs.PortConnection(switchUuid=first, portgroupKey=second))
+    return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=first, network=_ref(si, vim.Network, second))
+
+
 def _nic_change(si, template, network_moid: str):
     """A device change that puts the clone's first NIC on the network (edit, or add if none)."""
-    rows = [r for r in collect(si, vim.Network, ["name"]) if r["_obj"]._moId == network_moid]
-    if not rows:
-        raise BuildError(f"Network {network_moid} does not exist in vCenter.")
-    network = rows[0]["_obj"]
-    if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
-        config = _read(si, network, ["key", "config.distributedVirtualSwitch"])
-        switch_uuid = _read(si, config["config.distributedVirtualSwitch"], ["uuid"])["uuid"]
-        backing = vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(
-            port=vim.dvs.PortConnection(switchUuid=switch_uuid, portgroupKey=config["key"]))
-    else:
-        backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=rows[0]["name"], network=network)
+    backing = _backing(si, network_moid)
     devices = _read(si, template, ["config.hardware.device"]).get("config.hardware.device") or []
     nic = next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
     operation = "edit"
@@ -262,8 +280,8 @@ def _nic_change(si, template, network_moid: str):
     return vim.vm.device.VirtualDeviceSpec(operation=operation, device=nic)
 
 
-def _remove_half_made(si, deployment_id: str, name: str) -> None:
-    moid = find_vm(si, deployment_id, name)
+def _remove_half_made(si, deployment_id: str, name: str, folder_moid: str) -> None:
+    moid = find_vm(si, deployment_id, name, within=folder_moid)
     if moid:
         log.warning("removing VM %s (%s) left by a failed clone", name, moid)
         try:
