@@ -208,7 +208,11 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, settings):
+    # live_server serves static files through Django's finders, which know the source names only, not
+    # the hashed names the manifest storage writes into pages: without this, no CSS and no script.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     context = browser.new_context()
     page = context.new_page()
     yield page

@@ -32,7 +32,8 @@ def bundle(tmp_path):
 
 def set_globals(bundle: Path, **values) -> None:
     path = bundle / "globals.yml"
-    data = yaml.safe_load(path.read_text())
+    # dict(): pyraml-parser (the NSX emulator's tests) registers its own mapping type with SafeLoader
+    data = dict(yaml.safe_load(path.read_text()))
     data.update(values)
     path.write_text(yaml.safe_dump(data))
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -20,3 +21,24 @@ class WorkerPing(models.Model):
         if self.answered_at is None:
             return None
         return (self.answered_at - self.created_at).total_seconds()
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create sent with an Idempotency-Key, replayed when the same request
+    comes again (vio_manager.api.idempotency). Kept 24 hours."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body, canonical JSON")
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    location = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key", "method", "path"], name="unique_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} key {self.key}"

@@ -6,6 +6,7 @@ and Redis; DJANGO_DEBUG off (the default) gives production security settings.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,7 +67,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served locally (no CDN)
+    "axes",  # before access: its login receivers run first
     "vio_manager",
+    "vio_manager.access",
     "inventory",
     "deployments",
 ]
@@ -83,6 +88,8 @@ MIDDLEWARE = [
     "vio_manager.middleware.LoginRequiredForPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, per django-axes: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vio_manager.urls"
@@ -98,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "vio_manager.access.context_processors.roles",
             ],
         },
     },
@@ -131,6 +139,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): VIO_LOGIN_FAILURE_LIMIT failures for one user name from one
+# address lock that pair out for VIO_LOGIN_LOCKOUT_MINUTES; further tries do not extend it.
+AUTHENTICATION_BACKENDS = [
+    "vio_manager.access.lockout.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("VIO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("VIO_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "vio_manager.access.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "vio_manager.access.lockout.lockout_ip"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the audit log
+AXES_VERBOSE = False
+# Only behind a reverse proxy that appends the client's address to X-Forwarded-For: the audit log
+# and the lockout then use the address it appended, instead of the proxy's own.
+VIO_TRUST_X_FORWARDED_FOR = env_bool("VIO_TRUST_X_FORWARDED_FOR", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -166,13 +193,46 @@ if env_bool("VIO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # API tokens first: their 401 carries WWW-Authenticate. Sessions (the browser's) keep CSRF.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "vio_manager.access.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # viewer reads, operator changes; a view raises either with read_role / write_role.
+    "DEFAULT_PERMISSION_CLASSES": ["vio_manager.access.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "vio_manager.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["vio_manager.api.parsers.JSONParser"],  # the API speaks JSON only
+    "DEFAULT_PAGINATION_CLASS": "vio_manager.api.pagination.Pagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "vio_manager.api.schema.AutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/; vio_manager/api/openapi.yaml is its committed copy (`make openapi`).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VIO Manager API",
+    "DESCRIPTION": "Deploy and run OpenStack on vSphere. Every error has one shape: ErrorResponse.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # operation ids without the version: deployments_create
+    # Write-only fields (passwords) appear in request bodies only.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
+        "RunStatusEnum": "deployments.choices.RunStatus",
+        "StepStatusEnum": "deployments.choices.StepStatus",
+        "EventLevelEnum": "deployments.choices.EventLevel",
+        "ConnectionStatusEnum": "inventory.choices.ConnectionStatus",
+        "SyncStateEnum": "inventory.choices.SyncState",
+        "NetworkKindEnum": "inventory.choices.NetworkKind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io for a badge
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery. The database is the truth of every run; messages carry ids only and results are ignored.
@@ -242,5 +302,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("VIO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and lockouts are warnings; its per-login info lines are noise (the audit log has them)
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -1,4 +1,6 @@
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -16,6 +18,8 @@ def home(request):
     })
 
 
+@extend_schema(responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"},
+                                 "description": "collection name: its URL"}})
 @api_view(["GET"])
 def api_root(request, format=None):
     """The API's entry point: links to each collection (more arrive with each feature)."""
@@ -25,10 +29,19 @@ def api_root(request, format=None):
         **api_links(request, format),
         "vcenters": reverse("api-vcenter-list", request=request, format=format),
         "nsx_managers": reverse("api-nsx-manager-list", request=request, format=format),
+        "tokens": reverse("api-token-list", request=request, format=format),
+        "audit_events": reverse("api-audit-event-list", request=request, format=format),
         "health": reverse("api-health", request=request, format=format),
     })
 
 
+@extend_schema(responses={200: inline_serializer("Health", {
+    "database": serializers.ChoiceField(["ok"], help_text="answered this request"),
+    "worker": inline_serializer("WorkerHealth", {
+        "last_seen": serializers.DateTimeField(allow_null=True, help_text="when a worker last answered a ping"),
+        "hostname": serializers.CharField(allow_null=True),
+    }),
+})})
 @api_view(["GET"])
 def api_health(request, format=None):
     """The database answers (this request read it) and when a worker last answered a ping."""

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from deployments.models import ApplianceUpload
 from deployments.services import appliance
 from inventory.services.errors import ServiceError
+from vio_manager.access import audit
 from vio_manager.api.errors import conflict
 
 
@@ -44,15 +45,21 @@ class ApplianceUploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             upload, created = appliance.store_upload(given, given.name, user=request.user)
         except ServiceError as exc:
             raise ValidationError({exc.field or "non_field_errors": [ErrorDetail(exc.message, code=exc.code)]}) from None
+        if created:
+            audit.record(request, "appliance_upload.create", upload,
+                         {"filename": upload.filename, "size": upload.size, "sha256": upload.sha256})
         data = self.get_serializer(upload).data
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-                        headers={"Location": data["url"]})
+                        headers={"Location": str(data["url"])})
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="an active deployment uses it (code in_use)")})
     def destroy(self, request, pk=None):
         """Refused (409) while an active deployment uses it."""
+        upload = self.get_object()
+        target = audit.Target.of(upload)  # taken before the row (and its id) is gone
         try:
-            appliance.delete_upload(self.get_object())
+            appliance.delete_upload(upload)
         except ServiceError as exc:
             return conflict(exc.code, exc.message)
+        audit.record(request, "appliance_upload.delete", target, {"filename": upload.filename, "sha256": upload.sha256})
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,16 +1,26 @@
 """REST API for deployments and templates: thin, the services validate and create."""
 
 from django.http import JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from deployments.api import responses as r
 from deployments.api import serializers as s
+from deployments.api.status_views import DeploymentStatusMixin
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services import launch, templates
 from deployments.services.launch import warning_key
+from vio_manager.access import audit
 from vio_manager.api.errors import error_body
+from vio_manager.api.idempotency import idempotent
+from vio_manager.api.schema import ErrorResponseSerializer
+
+LOCATION = OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201, 202],
+                            description="the URL of what was created")
 
 
 def issues_response(code: str, message: str, issues, http_status=status.HTTP_400_BAD_REQUEST, prefix="spec.") -> Response:
@@ -19,8 +29,8 @@ def issues_response(code: str, message: str, issues, http_status=status.HTTP_400
     return Response(error_body(code, message, errors), status=http_status)
 
 
-class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                        viewsets.GenericViewSet):
+class DeploymentViewSet(DeploymentStatusMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = Deployment.objects.select_related("vcenter").order_by("-created_at")
     serializer_class = s.DeploymentSerializer
 
@@ -33,7 +43,13 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             return s.SaveTemplateSerializer
         return s.DeploymentSerializer
 
+    @extend_schema(request=s.CreateDeploymentSerializer, parameters=[LOCATION], responses={
+        202: OpenApiResponse(s.DeploymentSerializer, description="created; its first run is queued"),
+        400: OpenApiResponse(ErrorResponseSerializer, description="invalid spec (code \"invalid\") or advisory warnings "
+                             "to acknowledge (code \"acknowledgement_required\"); errors[].field is the JSON path")})
+    @idempotent
     def create(self, request):
+        """Validate the spec again, create the deployment and start its first run (202)."""
         body = s.CreateDeploymentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -45,40 +61,48 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         except launch.SpecInvalid as exc:
             first = exc.issues[0]
             return issues_response("invalid", f"spec.{first.path}: {first.message}", exc.issues)
+        audit.record(request, "deployment.create", deployment,
+                     {"vcenter": deployment.vcenter.name, "acknowledged": deployment.acknowledged})
         data = s.DeploymentSerializer(deployment, context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": str(data["url"])})
 
+    @extend_schema(request=s.SpecRequestSerializer, responses={200: r.ValidationResultSerializer})
     @action(detail=False, methods=["post"])
     def validate(self, request):
         """Dry run: the same errors and warnings as the wizard, nothing created."""
         body = s.SpecRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         spec, blocking, advisory = launch.check(body.validated_data["spec"])
-        return Response({
+        return Response(r.ValidationResultSerializer({
             "valid": spec is not None and not blocking,
             "issues": [dict(i.as_dict(), field="spec." + i.path, key=warning_key(i)) for i in blocking + advisory],
-        })
+        }).data)
 
+    @extend_schema(request=s.SpecRequestSerializer, responses={200: r.PlanSerializer})
     @action(detail=False, methods=["post"])
     def plan(self, request):
         """The plan preview: every VM with its size, datastore and addresses, and the totals."""
         body = s.SpecRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            return Response(launch.preview(body.validated_data["spec"]))
+            return Response(r.PlanSerializer(launch.preview(body.validated_data["spec"])).data)
         except launch.SpecInvalid as exc:
             return issues_response("invalid", "The spec is not valid; fix these first.", exc.issues)
 
+    @extend_schema(responses={202: r.TeardownSerializer, 409: ErrorResponseSerializer})
     def destroy(self, request, pk=None):
         """Tear down everything the deployment made in vCenter, release its addresses, delete it (202)."""
         from deployments.engine.teardown import TeardownRefused, request_teardown
 
+        deployment = self.get_object()
         try:
-            request_teardown(self.get_object())
+            request_teardown(deployment)
         except TeardownRefused as exc:
             return Response(error_body("run_active", str(exc)), status=status.HTTP_409_CONFLICT)
+        audit.record(request, "deployment.teardown", deployment)
         return Response({"status": "tearing_down"}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: r.RunActionSerializer, 409: ErrorResponseSerializer})
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def retry(self, request, pk=None):
         """Resume the failed run from its failed steps (202); 409 unless the last run failed."""
@@ -87,8 +111,10 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         run = self.get_object().latest_run
         if not retry(run):
             return Response(error_body("not_failed", "Only a failed run can be retried."), status=status.HTTP_409_CONFLICT)
+        audit.record(request, "deployment.retry", run.deployment, {"run": run.number})
         return Response({"run": run.number, "status": "running"}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: r.RunActionSerializer, 409: ErrorResponseSerializer})
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def cancel(self, request, pk=None):
         """Cooperative cancel (202): running steps finish, no new step starts."""
@@ -98,10 +124,13 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         if not request_cancel(run):
             return Response(error_body("not_active", "Only a queued or running run can be cancelled."),
                             status=status.HTTP_409_CONFLICT)
+        audit.record(request, "deployment.cancel", run.deployment, {"run": run.number})
         return Response({"run": run.number, "status": "cancelling"}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=s.SaveTemplateSerializer, responses={201: s.TemplateSerializer})
     @action(detail=True, methods=["post"], url_path="save-as-template")
     def save_as_template(self, request, pk=None):
+        """Save the deployment's spec, without secrets, as a template to deploy again."""
         deployment = self.get_object()
         body = s.SaveTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -110,6 +139,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
                                                   **body.validated_data)
         except templates.TemplateInvalid as exc:
             return issues_response("invalid", str(exc), exc.issues, prefix="template.")
+        audit.record(request, "template.create", template, {"from_deployment": deployment.name})
         return Response(s.TemplateSerializer(template, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
@@ -122,6 +152,17 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     def get_serializer_class(self):
         return s.ImportTemplateSerializer if self.action == "create" else s.TemplateSerializer
 
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        audit.record(self.request, "template.update", serializer.instance, {"fields": sorted(serializer.validated_data)})
+
+    def perform_destroy(self, instance):
+        target = audit.Target.of(instance)
+        super().perform_destroy(instance)
+        audit.record(self.request, "template.delete", target)
+
+    @extend_schema(request=s.ImportTemplateSerializer, responses={201: s.TemplateSerializer}, parameters=[LOCATION])
+    @idempotent
     def create(self, request):
         """Import a template document; unknown or invalid fields are refused, each named."""
         body = s.ImportTemplateSerializer(data=request.data)
@@ -133,11 +174,14 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
         except templates.TemplateInvalid as exc:
             first = exc.issues[0]
             return issues_response("invalid", f"{first.path}: {first.message}", exc.issues, prefix="template.")
+        audit.record(request, "template.import", template)
         data = s.TemplateSerializer(template, context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": str(data["url"])})
 
+    @extend_schema(responses={200: r.TemplateDocumentSerializer})
     @action(detail=True, methods=["get"], serializer_class=serializers.Serializer)
     def download(self, request, pk=None):
+        """The template file (a JSON attachment), to import on another VIO Manager."""
         template = self.get_object()
         response = JsonResponse(templates.export_document(template.spec, template.name), json_dumps_params={"indent": 2})
         response["Content-Disposition"] = f'attachment; filename="{template.name}.vio-template.json"'

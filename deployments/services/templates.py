@@ -25,8 +25,9 @@ def _upgrade_0_to_1(spec: dict) -> dict:
         spec["compute_clusters"] = [{"cluster": spec.pop("compute_cluster"),
                                      "datastores": spec.pop("compute_datastores", [])}]
     for network in ("management_network", "external_network"):
-        ranges = spec.get(network, {}).get("ip_range")
-        if ranges is not None:
+        # Anything else of the wrong shape is left for the spec's validation to name.
+        ranges = spec[network].get("ip_range") if isinstance(spec.get(network), dict) else None
+        if isinstance(ranges, str):
             spec[network]["ip_ranges"] = [dict(zip(("start", "end"), part.split("-"))) for part in ranges.split(",")]
             del spec[network]["ip_range"]
     return spec
@@ -80,12 +81,20 @@ def import_template(document: dict, *, name: str = "", description: str = "", us
     name = name or document.get("name") or spec.get("name", "")
     if not name:
         issues.append(Issue("name", "required", "Give the template a name."))
+    elif not isinstance(name, str) or len(name) > 100:
+        issues.append(Issue("name", "invalid", "A template's name is text of at most 100 characters."))
     elif DeploymentTemplate.objects.filter(name=name).exists():
         issues.append(Issue("name", "duplicate", f"A template named {name!r} exists; choose another name."))
     if issues:
         raise TemplateInvalid(issues)
     return DeploymentTemplate.objects.create(name=name, description=description, schema_version=SCHEMA_VERSION,
-                                             spec=spec, created_by=user)
+                                             spec=_canonical(spec), created_by=user)
+
+
+def _canonical(spec: dict) -> dict:
+    """The valid spec as the model writes it ("443" becomes 443), without secrets or added defaults."""
+    parsed, _ = parse(with_placeholder_secrets(spec))
+    return split_secrets(parsed.model_dump(mode="json", exclude_unset=True))[0]
 
 
 def save_as_template(spec: dict, *, name: str, description: str = "", user=None, deployment=None) -> DeploymentTemplate:

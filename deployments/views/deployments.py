@@ -3,6 +3,7 @@ template, and the entry of the Deploy OpenStack wizard. Thin: services do the wo
 
 import json
 
+from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -13,10 +14,14 @@ from deployments.services.launch import SpecInvalid, preview
 from deployments.services.templates import TemplateInvalid, save_as_template
 from deployments.wizard import instances
 from deployments.wizard.paths import message_for
-from deployments.services import runs
+from deployments.services import status
 from deployments.services.secrets import with_placeholder_secrets
+from vio_manager.access import audit
+from vio_manager.access.pages import requires
+from vio_manager.access.roles import OPERATOR
 
 
+@requires(OPERATOR)
 def new_wizard(request):
     """A new instance of the wizard, with its own id (and storage); ?template=<id> pre-selects one."""
     wizard_id = instances.new(request.session, request.user)
@@ -40,15 +45,16 @@ def _plan(deployment) -> tuple[dict | None, str]:
 
 
 def deployment_detail(request, pk, save_form=None):
-    deployment = get_object_or_404(Deployment.objects.select_related("vcenter"), pk=pk)
+    """Rendered complete (it works without JavaScript); static/js/deployment.js then polls the
+    API's status snapshot and updates it in place while the run is live."""
+    deployment = get_object_or_404(Deployment.objects.select_related("vcenter", "created_by"), pk=pk)
     plan, plan_error = _plan(deployment)
-    run = deployment.latest_run
+    live = status.status_snapshot(deployment, since=None, limit=50)
     return render(request, "deployments/deployment_detail.html", {
         "deployment": deployment,
-        "run": run,
-        "progress": runs.progress(run) if run else 0,
-        "steps": run.steps.order_by("id") if run else [],
-        "events": list(run.events.order_by("-sequence")[:50]) if run else [],
+        "live": live,
+        "run": live["run"],
+        "events": live["events"][::-1],  # newest first
         "spec_json": json.dumps(deployment.spec, indent=2),
         "plan": plan,
         "plan_error": plan_error,
@@ -57,6 +63,7 @@ def deployment_detail(request, pk, save_form=None):
 
 
 @require_POST
+@requires(OPERATOR)
 def deployment_save_template(request, pk):
     deployment = get_object_or_404(Deployment, pk=pk)
     form = SaveTemplateForm(request.POST, prefix="save")
@@ -70,32 +77,42 @@ def deployment_save_template(request, pk):
                 field = "name" if issue.path == "name" else None
                 form.add_error(field, message_for(issue, "Template name" if field else issue.path))
         else:
-            from django.contrib import messages
-
+            audit.record(request, "template.create", template, {"from_deployment": deployment.name})
             messages.success(request, f"Saved the template {template.name}.")
             return redirect("template-detail", template.pk)
     return deployment_detail(request, pk, save_form=form)
 
 
 @require_POST
+@requires(OPERATOR)
 def deployment_retry(request, pk):
     from deployments.engine.runner import retry
 
-    if not retry(get_object_or_404(Deployment, pk=pk).latest_run):
+    deployment = get_object_or_404(Deployment, pk=pk)
+    run = deployment.latest_run
+    if not retry(run):
         messages.error(request, "Only a failed run can be retried.")
+    else:
+        audit.record(request, "deployment.retry", deployment, {"run": run.number})
     return redirect("deployment-detail", pk)
 
 
 @require_POST
+@requires(OPERATOR)
 def deployment_cancel(request, pk):
     from deployments.engine.runner import request_cancel
 
-    if not request_cancel(get_object_or_404(Deployment, pk=pk).latest_run):
+    deployment = get_object_or_404(Deployment, pk=pk)
+    run = deployment.latest_run
+    if not request_cancel(run):
         messages.error(request, "Only a queued or running run can be cancelled.")
+    else:
+        audit.record(request, "deployment.cancel", deployment, {"run": run.number})
     return redirect("deployment-detail", pk)
 
 
 @require_POST
+@requires(OPERATOR)
 def deployment_teardown(request, pk):
     from deployments.engine.teardown import TeardownRefused, request_teardown
 
@@ -105,5 +122,6 @@ def deployment_teardown(request, pk):
     except TeardownRefused as exc:
         messages.error(request, str(exc))
     else:
+        audit.record(request, "deployment.teardown", deployment)
         messages.success(request, f"Tearing down {deployment.name}: its VMs, rules and addresses go, then the deployment.")
     return redirect("deployment-list")

@@ -12,6 +12,9 @@ from django.views.decorators.http import require_http_methods
 from deployments.forms import TemplateUploadForm
 from deployments.models import DeploymentTemplate
 from deployments.services.templates import TemplateInvalid, export_document, import_template
+from vio_manager.access import audit
+from vio_manager.access.pages import requires
+from vio_manager.access.roles import OPERATOR
 
 
 def template_list(request):
@@ -34,16 +37,20 @@ def template_download(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@requires(OPERATOR)
 def template_delete(request, pk):
     template = get_object_or_404(DeploymentTemplate, pk=pk)
     if request.method == "POST":
+        target = audit.Target.of(template)
         template.delete()
+        audit.record(request, "template.delete", target)
         messages.success(request, f"Deleted the template {template.name}.")
         return redirect("template-list")
     return render(request, "deployments/template_confirm_delete.html", {"template": template})
 
 
 @require_http_methods(["GET", "POST"])
+@requires(OPERATOR)
 def template_upload(request):
     posted = request.method == "POST"
     form = TemplateUploadForm(request.POST if posted else None, request.FILES if posted else None)
@@ -55,6 +62,7 @@ def template_upload(request):
         except TemplateInvalid as exc:
             issues = exc.issues
         else:
+            audit.record(request, "template.import", template)
             messages.success(request, f"Imported the template {template.name}.")
             return redirect("template-detail", template.pk)
     return render(request, "deployments/template_upload.html", {"form": form, "issues": issues})

@@ -4,12 +4,16 @@ certificate on the step itself, sync an inventory, re-offer the pickers, save th
 from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from deployments.services.templates import TemplateInvalid, save_as_template
 from deployments.wizard import endpoints, paths
 from deployments.wizard.forms import RegisterNsxManagerForm, SaveTemplateForm
 from inventory.forms import VCenterForm
 from inventory.models import NsxManager, VCenter
+from vio_manager.access import audit
+from vio_manager.access.pages import check
+from vio_manager.access.roles import ADMIN
 
 ENDPOINT_STEPS = {"vcenter": (VCenter, "newvc", "pending_vcenter"), "nsx": (NsxManager, "newnsx", "pending_nsx")}
 
@@ -23,10 +27,9 @@ class ActionsMixin:
         if step in ENDPOINT_STEPS:
             model = ENDPOINT_STEPS[step][0]
             picked = post.get(f"{step}-{step if step == 'vcenter' else 'manager'}", "")
-            if action == "register":
-                return self.register_endpoint(step)
-            if action == "accept":
-                return self.accept_endpoint(step)
+            if action in ("register", "accept"):
+                check(self.request, ADMIN)  # registering a connection is credential management
+                return self.register_endpoint(step) if action == "register" else self.accept_endpoint(step)
             if not action:
                 self.sync_if_needed(model, picked, bool(post.get(f"{step}-resync")))
         if action == "refresh" and step in ("datacenter", "nsx"):
@@ -57,9 +60,14 @@ class ActionsMixin:
             form.is_valid()
             form.add_error(None, "Choose the vCenter first (step vCenter).")
             return self.render(self.current_form(), registration=form)
+        started = timezone.now()
         endpoint = endpoints.register(model, form)
         if endpoint is None:
             return self.render(self.current_form(), registration=form)
+        # A pending connection at that address is taken up again (its certificate read anew).
+        verb = "create" if endpoint.created_at >= started else "refresh_certificate"
+        audit.record(self.request, f"{audit.noun(endpoint)}.{verb}", endpoint,
+                     {"host": endpoint.host, "port": endpoint.port, "username": endpoint.username})
         self.state.extra[key] = endpoint.pk
         return self.render(self.current_form())
 
@@ -71,6 +79,8 @@ class ActionsMixin:
         error = endpoints.accept_and_sync(endpoint, self.request.POST.get("fingerprint", ""))
         endpoint.refresh_from_db()
         if endpoint.is_pinned:
+            audit.record(self.request, f"{audit.noun(endpoint)}.accept_certificate", endpoint,
+                         {"fingerprint": endpoint.certificate_sha256, "status": endpoint.status})
             self.state.extra.pop(key, None)
         if error:
             return self.render(self.current_form(), action_error=error, action_endpoint=endpoint)
@@ -114,6 +124,7 @@ class ActionsMixin:
                     field = "name" if issue.path == "name" else None
                     form.add_error(field, paths.message_for(issue, "Template name" if field else issue.path))
             else:
+                audit.record(self.request, "template.create", template, {"from": "wizard"})
                 messages.success(self.request, f"Saved the template {template.name}: deploy from it again any time.")
                 return redirect(self.get_step_url("review"))
         return self.render(self.current_form(), save_form=form)

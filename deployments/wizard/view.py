@@ -24,9 +24,11 @@ from deployments.wizard import instances, paths
 from deployments.wizard.actions import ActionsMixin
 from deployments.wizard.state import WizardState
 from deployments.wizard.steps import CONDITIONS, STEPS
+from vio_manager.access import audit
+from vio_manager.access.pages import RoleRequiredMixin
 
 
-class DeployWizard(ActionsMixin, NamedUrlSessionWizardView):
+class DeployWizard(RoleRequiredMixin, ActionsMixin, NamedUrlSessionWizardView):  # operators and admins
     form_list = STEPS
     condition_dict = CONDITIONS
     url_name = "deployment-wizard"
@@ -201,6 +203,8 @@ class DeployWizard(ActionsMixin, NamedUrlSessionWizardView):
             return self.send_back(exc.issues)
         except IntegrityError:
             return self.send_back([Issue("name", "duplicate_name", f"A deployment named {public.get('name')} exists; choose another name.")])
+        audit.record(self.request, "deployment.create", deployment,
+                     {"vcenter": deployment.vcenter.name, "acknowledged": deployment.acknowledged})
         self.state.forget_all_secrets()
         self.storage.reset()
         instances.forget(self.request.session, self.kwargs["wizard_id"])

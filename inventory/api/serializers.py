@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from inventory import models as m
+from inventory.api.responses import PresentedCertificateField
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -10,6 +11,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, required=False, allow_blank=False, trim_whitespace=False,
                                      style={"input_type": "password"})
     pinned_certificate_sha256 = serializers.CharField(source="certificate_sha256", read_only=True)
+    presented_certificate = PresentedCertificateField(read_only=True)
     is_stale = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -61,7 +63,7 @@ class AcceptCertificateSerializer(serializers.Serializer):
 
 
 class SyncRecordSerializer(serializers.ModelSerializer):
-    seconds = serializers.FloatField(read_only=True)
+    seconds = serializers.FloatField(read_only=True, allow_null=True, help_text="null while it runs")
 
     class Meta:
         model = m.SyncRecord
@@ -136,7 +138,7 @@ class FolderSerializer(serializers.ModelSerializer):
         fields = ["moid", "name", "parent_moid", "child_types"]
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class VmTemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.VmTemplate
         fields = ["moid", "name"]

@@ -13,6 +13,9 @@ from inventory.forms import AcceptCertificateForm, NsxManagerForm, VCenterForm
 from inventory.models import NsxManager, VCenter
 from inventory.services import endpoints, sync
 from inventory.services.errors import CertificateNotReviewed, ServiceError
+from vio_manager.access import audit
+from vio_manager.access.pages import requires
+from vio_manager.access.roles import ADMIN, OPERATOR, VIEWER
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ def endpoint_list(request, kind):
 
 
 @require_http_methods(["GET", "POST"])
+@requires(ADMIN)
 def endpoint_add(request, kind):
     kind = _kind(kind)
     form = kind.form(request.POST or None)
@@ -57,17 +61,22 @@ def endpoint_add(request, kind):
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
+            audit.record(request, f"{audit.noun(endpoint)}.create", endpoint,
+                         {"host": endpoint.host, "port": endpoint.port, "username": endpoint.username})
             return redirect("endpoint-certificate", kind.slug, endpoint.pk)
     return render(request, "inventory/endpoint_form.html", _context(kind, form=form, adding=True))
 
 
 @require_http_methods(["GET", "POST"])
+@requires(ADMIN, read=VIEWER)
 def endpoint_certificate(request, kind, pk):
     kind = _kind(kind)
     endpoint = get_object_or_404(kind.model, pk=pk)
     if request.method == "POST":
         if "refresh" in request.POST:
-            _try(request, endpoints.refresh_presented_certificate, endpoint)
+            if _try(request, endpoints.refresh_presented_certificate, endpoint):
+                audit.record(request, f"{audit.noun(endpoint)}.refresh_certificate", endpoint,
+                             {"presented": endpoint.presented_certificate.get("sha256")})
             return redirect("endpoint-certificate", kind.slug, endpoint.pk)
         form = AcceptCertificateForm(request.POST)
         if form.is_valid():
@@ -79,6 +88,8 @@ def endpoint_certificate(request, kind, pk):
             except ServiceError as exc:
                 messages.error(request, exc.message)
                 return redirect("endpoint-certificate", kind.slug, endpoint.pk)
+            audit.record(request, f"{audit.noun(endpoint)}.accept_certificate", endpoint,
+                         {"fingerprint": endpoint.certificate_sha256, "status": endpoint.status})
             if endpoint.status == "connected":
                 sync.request_sync(endpoint)
                 messages.success(request, f"Certificate accepted and {endpoint.name} connected; the inventory sync has started.")
@@ -114,11 +125,13 @@ def endpoint_detail(request, kind, pk):
 
 
 @require_POST
+@requires(OPERATOR)
 def endpoint_test(request, kind, pk):
     kind = _kind(kind)
     endpoint = get_object_or_404(kind.model, pk=pk)
     if _try(request, endpoints.check_connection, endpoint):
         endpoint.refresh_from_db()
+        audit.record(request, f"{audit.noun(endpoint)}.test_connection", endpoint, {"status": endpoint.status})
         if endpoint.status == "connected":
             messages.success(request, f"Connected to {endpoint.host}.")
         else:
@@ -127,12 +140,14 @@ def endpoint_test(request, kind, pk):
 
 
 @require_POST
+@requires(OPERATOR)
 def endpoint_sync(request, kind, pk):
     kind = _kind(kind)
     endpoint = get_object_or_404(kind.model, pk=pk)
     if not endpoint.is_pinned:
         messages.error(request, "Accept the certificate first.")
     elif sync.request_sync(endpoint):
+        audit.record(request, f"{audit.noun(endpoint)}.sync", endpoint)
         messages.success(request, "Sync queued.")
     else:
         messages.info(request, f"A sync is already {endpoint.sync_state}.")
@@ -140,6 +155,7 @@ def endpoint_sync(request, kind, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@requires(ADMIN)
 def endpoint_edit(request, kind, pk):
     kind = _kind(kind)
     endpoint = get_object_or_404(kind.model, pk=pk)
@@ -150,6 +166,9 @@ def endpoint_edit(request, kind, pk):
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
+            audit.record(request, f"{audit.noun(endpoint)}.update", endpoint,
+                         {"fields": sorted(name for name in form.changed_data if name != "password"),
+                          "credentials_changed": bool(form.cleaned_data.get("password"))})
             if not endpoint.is_pinned:
                 return redirect("endpoint-certificate", kind.slug, endpoint.pk)
             messages.success(request, "Saved.")
@@ -158,15 +177,18 @@ def endpoint_edit(request, kind, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@requires(ADMIN)
 def endpoint_delete(request, kind, pk):
     kind = _kind(kind)
     endpoint = get_object_or_404(kind.model, pk=pk)
     if request.method == "POST":
+        target = audit.Target.of(endpoint)
         try:
             endpoint.delete()
         except ProtectedError:
             messages.error(request, f"{endpoint.name} is used by an NSX Manager connection; delete that first.")
             return redirect("endpoint-detail", kind.slug, pk)
+        audit.record(request, f"{target.type}.delete", target)
         messages.success(request, f"Deleted {endpoint.name}.")
         return redirect("endpoint-list", kind.slug)
     return render(request, "inventory/endpoint_confirm_delete.html", _context(kind, endpoint=endpoint))

@@ -4,7 +4,9 @@
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,6 +38,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):  # a model's own check: still the caller's input
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -54,3 +58,38 @@ def exception_handler(exc, context):
 
 def conflict(code: str, message: str, **extra) -> Response:
     return Response(error_body(code, message, **extra), status=status.HTTP_409_CONFLICT)
+
+
+# --- Django's own error views: JSON in the same shape under /api/, the usual pages elsewhere ----
+# (for what never reaches a DRF view: an unmatched URL, a refused Host header, a crash)
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", f"Nothing at {request.path_info}: see /api/schema/ for the API's URLs."),
+                            status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", "You do not have permission to perform this action."),
+                            status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):  # never the exception's text: it may hold anything
+        return JsonResponse(error_body("server_error", "Something went wrong on the server; it has been logged."),
+                            status=500)
+    return defaults.server_error(request)

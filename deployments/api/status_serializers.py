@@ -1,0 +1,131 @@
+"""Shapes of the read side (deployments.services.status): query parameters in, runs, steps, events,
+VMs and the page snapshot out. The service builds plain dicts; these document and render them."""
+
+from rest_framework import serializers
+
+from deployments.choices import DeploymentStatus, EventLevel, RunStatus, StepStatus
+from deployments.services.status import EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, STATUS_GROUPS
+
+# --- query parameters -------------------------------------------------------------------------
+
+
+class DeploymentFilterSerializer(serializers.Serializer):
+    status = serializers.CharField(required=False, help_text="one status or several, comma-separated: "
+                                   + ", ".join(DeploymentStatus.values))
+    status_group = serializers.ChoiceField(choices=sorted(STATUS_GROUPS), required=False,
+                                           help_text="active: queued, running or cancelling; terminal: succeeded, failed or cancelled")
+    vcenter = serializers.IntegerField(required=False, min_value=1, help_text="id of the vCenter deployed to")
+    name = serializers.CharField(required=False, help_text="the name contains this (any case)")
+    created_by = serializers.CharField(required=False, help_text="username of who created it")
+
+    def validate_status(self, value: str) -> list[str]:
+        wanted = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [part for part in wanted if part not in DeploymentStatus.values]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown status {', '.join(unknown)}; use {', '.join(DeploymentStatus.values)}.", code="invalid_choice")
+        return wanted
+
+
+class RunQuerySerializer(serializers.Serializer):
+    run = serializers.IntegerField(required=False, min_value=1, help_text="the run's number; the latest run when omitted")
+
+
+class EventQuerySerializer(RunQuerySerializer):
+    since = serializers.IntegerField(required=False, min_value=0, default=0,
+                                     help_text="return the events after this sequence number: 0, then each answer's next_since")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=EVENT_LIMIT_MAX, default=EVENT_LIMIT_DEFAULT,
+                                     help_text=f"at most this many events (default {EVENT_LIMIT_DEFAULT}, max {EVENT_LIMIT_MAX})")
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class RunSummarySerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    status_label = serializers.CharField()
+    progress = serializers.FloatField(help_text="weighted share of the steps done, 0-100")
+    error = serializers.CharField(allow_blank=True)
+    cancel_requested = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.BooleanField()
+    can_retry = serializers.BooleanField(help_text="the run failed: POST retry resumes it from its failed steps")
+    can_cancel = serializers.BooleanField(help_text="the run is queued or running: POST cancel stops it between steps")
+
+
+class StepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    kind = serializers.CharField()
+    target = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=StepStatus.choices)
+    attempt = serializers.IntegerField()
+    weight = serializers.IntegerField()
+    depends_on = serializers.ListField(child=serializers.CharField())
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True, help_text="seconds; a running step's counts up to now")
+    error = serializers.CharField(allow_blank=True)
+    output = serializers.JSONField(help_text="what the step made or found, e.g. {\"vm\": moid}")
+
+
+class RunDetailSerializer(RunSummarySerializer):
+    steps = StepSerializer(many=True)
+
+
+class EventSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    level = serializers.ChoiceField(choices=EventLevel.choices)
+    step_key = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class EventPageSerializer(serializers.Serializer):
+    run = serializers.IntegerField(allow_null=True, help_text="the run's number (null: no run yet)")
+    run_status = serializers.ChoiceField(choices=RunStatus.choices, allow_null=True)
+    events = EventSerializer(many=True)
+    next_since = serializers.IntegerField(help_text="ask again with since=next_since for what follows")
+    has_more = serializers.BooleanField(help_text="more events are there already: ask again at once")
+    done = serializers.BooleanField(help_text="the run has ended and every event is read: stop tailing")
+
+
+class VmSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.CharField()
+    role_label = serializers.CharField()
+    management_ip = serializers.IPAddressField(allow_null=True)
+    external_ip = serializers.IPAddressField(allow_null=True)
+    moid = serializers.CharField(allow_null=True, help_text="the VM's vCenter managed object id, once cloned")
+    power_state = serializers.CharField(allow_null=True, help_text="poweredOff, poweredOn; null before the clone")
+    guest_ip = serializers.IPAddressField(allow_null=True, help_text="the address the guest reported")
+    hostname = serializers.CharField(allow_null=True)
+    status = serializers.CharField(help_text="planned, cloning, created, customizing, powering on, waiting for the guest, "
+                                   "ready, failed, not created or removing")
+    error = serializers.CharField(allow_blank=True)
+
+
+class VmListSerializer(serializers.Serializer):
+    run = serializers.IntegerField(allow_null=True)
+    vms = VmSerializer(many=True)
+
+
+class DeploymentBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=DeploymentStatus.choices)
+    status_label = serializers.CharField()
+    can_tear_down = serializers.BooleanField()
+
+
+class StatusSnapshotSerializer(serializers.Serializer):
+    deployment = DeploymentBriefSerializer()
+    run = RunSummarySerializer(allow_null=True)
+    steps = StepSerializer(many=True)
+    vms = VmSerializer(many=True)
+    events = EventSerializer(many=True)
+    next_since = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+    live = serializers.BooleanField(help_text="still changing: ask again (with since=next_since)")

@@ -1,0 +1,236 @@
+/* The deployment page, live. While the run is live it polls the API's status snapshot
+   (GET /api/v1/deployments/<id>/status/?since=<cursor>) and updates the page in place: progress,
+   each step, the VMs, the action buttons, and the new events on top of the log. It stops once the
+   run has ended. Without JavaScript the page is complete as the server rendered it. */
+(function () {
+  "use strict";
+
+  var INTERVAL = 1200; // ms between polls while the run is live
+  var root = document.getElementById("deployment");
+  if (!root || !window.fetch) {
+    return;
+  }
+  var state = { since: Number(root.dataset.since || 0), run: root.dataset.run, polls: 0, stopped: false, failures: 0 };
+  window.vioDeployment = state; // for the curious (and the browser tests)
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function setText(node, text) {
+    if (node && node.textContent !== text) {
+      node.textContent = text;
+    }
+  }
+
+  function setHidden(node, hidden) {
+    if (node) {
+      node.hidden = hidden;
+    }
+  }
+
+  function clock(iso) {
+    return iso ? new Date(iso).toISOString().substring(11, 19) : ""; // HH:MM:SS, UTC like the server
+  }
+
+  function seconds(value) {
+    return value === null || value === undefined ? "" : value.toFixed(1) + " s";
+  }
+
+  function badgeClass(status) {
+    return { succeeded: "ok", failed: "err", running: "info" }[status] || "warn";
+  }
+
+  function cell(row, tag, text, className) {
+    var node = document.createElement(tag);
+    node.textContent = text;
+    if (className) {
+      node.className = className;
+    }
+    row.appendChild(node);
+    return node;
+  }
+
+  function updateSummary(data) {
+    var run = data.run;
+    var badge = byId("deployment-status");
+    setText(badge, data.deployment.status_label);
+    badge.className = "badge " + ({ succeeded: "ok", failed: "err", cancelled: "warn" }[data.deployment.status] || "info");
+    setHidden(byId("retry-form"), !(run && run.can_retry));
+    setHidden(byId("cancel-form"), !(run && run.can_cancel));
+    setHidden(byId("teardown-form"), !data.deployment.can_tear_down);
+    if (!run) {
+      return;
+    }
+    setText(byId("progress"), Math.round(run.progress) + "%");
+    var bar = byId("progress-bar");
+    if (bar) {
+      bar.value = run.progress;
+    }
+    var error = byId("run-error");
+    setText(error, run.error);
+    setHidden(error, !run.error);
+  }
+
+  function updateSteps(data) {
+    var table = byId("steps");
+    if (!table) {
+      return;
+    }
+    var rows = {};
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+      rows[row.dataset.key] = row;
+    });
+    var retryTemplate = byId("retry-step-form");
+    data.steps.forEach(function (step) {
+      var row = rows[step.key];
+      if (!row) {
+        return;
+      }
+      var badge = row.querySelector(".step-status .badge");
+      badge.className = "badge " + badgeClass(step.status);
+      setText(badge, step.status);
+      setText(row.querySelector(".step-attempt"), String(step.attempt));
+      setText(row.querySelector(".step-started"), clock(step.started_at));
+      setText(row.querySelector(".step-finished"), clock(step.finished_at));
+      setText(row.querySelector(".step-duration"), seconds(step.duration));
+      var detail = row.querySelector(".step-detail");
+      var wantRetry = Boolean(step.error && step.status === "failed" && data.run && data.run.can_retry);
+      var shown = detail.dataset.shown || "";
+      var key = [step.error, (step.output && step.output.skipped) || "", wantRetry].join("\u0000");
+      if (shown === key) {
+        return; // unchanged: leave the cell (and a focused retry button) alone
+      }
+      detail.dataset.shown = key;
+      detail.textContent = "";
+      if (step.error) {
+        cell(detail, "span", step.error, "field-error");
+        if (wantRetry && retryTemplate) {
+          detail.appendChild(retryTemplate.content.cloneNode(true));
+        }
+      } else if (step.output && step.output.skipped) {
+        detail.textContent = step.output.skipped;
+      }
+    });
+  }
+
+  function updateVms(data) {
+    var table = byId("vms");
+    if (!table) {
+      return;
+    }
+    var body = document.createElement("tbody");
+    data.vms.forEach(function (vm) {
+      var row = document.createElement("tr");
+      row.dataset.name = vm.name;
+      cell(row, "td", vm.name);
+      cell(row, "td", vm.role).title = vm.role_label;
+      cell(row, "td", vm.management_ip || "—");
+      cell(row, "td", vm.external_ip || "—");
+      cell(row, "td", vm.guest_ip || "—", "vm-guest-ip");
+      cell(row, "td", vm.power_state || "—", "vm-power");
+      var status = cell(row, "td", vm.status, "vm-status");
+      if (vm.error) {
+        status.appendChild(document.createTextNode(" "));
+        cell(status, "span", vm.error, "field-error");
+      }
+      cell(cell(row, "td", ""), "code", vm.moid || "—");
+      body.appendChild(row);
+    });
+    if (!data.vms.length) {
+      var empty = document.createElement("tr");
+      empty.className = "empty";
+      cell(empty, "td", "No VM in this run.").colSpan = 8;
+      body.appendChild(empty);
+    }
+    table.replaceChild(body, table.tBodies[0]);
+  }
+
+  function addEvents(data) {
+    var list = byId("events");
+    if (!list) {
+      return;
+    }
+    data.events.forEach(function (event) {
+      if (event.sequence <= state.since) {
+        return; // already shown
+      }
+      var item = document.createElement("li");
+      item.className = "level-" + event.level;
+      item.dataset.sequence = event.sequence;
+      var time = cell(item, "time", clock(event.created_at));
+      time.dateTime = event.created_at;
+      item.appendChild(document.createTextNode(" " + event.message));
+      list.insertBefore(item, list.firstChild); // newest first
+      state.since = event.sequence;
+    });
+    state.since = Math.max(state.since, data.next_since);
+  }
+
+  function stop(note) {
+    state.stopped = true;
+    setText(byId("live-note"), note || "");
+  }
+
+  function schedule(delay) {
+    window.setTimeout(poll, delay);
+  }
+
+  function apply(data) {
+    if (data.run && String(data.run.number) !== String(state.run)) {
+      window.location.reload(); // another run started: its steps are other rows
+      return false;
+    }
+    updateSummary(data);
+    updateSteps(data);
+    updateVms(data);
+    addEvents(data);
+    return true;
+  }
+
+  function poll() {
+    var url = root.dataset.statusUrl + "?since=" + encodeURIComponent(state.since) + "&limit=200";
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 404) {
+          stop("This deployment no longer exists.");
+          return null;
+        }
+        if (response.status === 401 || response.status === 403) {
+          stop("Live updates stopped: sign in again and reload the page.");
+          return null;
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        if (!data || !apply(data)) {
+          return;
+        }
+        state.polls += 1;
+        state.failures = 0;
+        setText(byId("live-note"), data.live ? "updating" : "");
+        if (data.has_more) {
+          schedule(0);
+        } else if (data.live) {
+          schedule(INTERVAL);
+        } else {
+          stop("");
+        }
+      })
+      .catch(function () {
+        // The server restarting or the network hiccuping: keep trying, less often.
+        state.failures += 1;
+        setText(byId("live-note"), "reconnecting…");
+        schedule(Math.min(INTERVAL * (state.failures + 1), 10000));
+      });
+  }
+
+  if (root.dataset.live === "true") {
+    schedule(INTERVAL);
+  } else {
+    state.stopped = true;
+  }
+})();

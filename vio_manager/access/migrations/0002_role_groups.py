@@ -1,0 +1,17 @@
+from django.db import migrations
+
+ROLES = ("admin", "operator", "viewer")
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    """The three role groups (vio_manager.access.roles); superusers are admins without one."""
+
+    dependencies = [("access", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

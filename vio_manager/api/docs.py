@@ -1,0 +1,35 @@
+"""The schema view and the two documentation pages (Swagger UI, Redoc), served from the
+appliance's own files: appliances are often offline, and the docs must not call out anyway."""
+
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from rest_framework.renderers import JSONRenderer
+
+# Everything from here; Redoc's sidebar links a logo on a CDN that this stops the browser fetching.
+# Inline styles: both UIs set them at run time; blob: workers: Redoc's search.
+DOCS_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+               "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, YAML (or JSON with ?format=json); a refusal answers in the API's JSON
+    error shape, not in the schema's media type."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
+
+
+class _OnlyFromHere:
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_POLICY
+        return response
+
+
+class SwaggerView(_OnlyFromHere, SpectacularSwaggerSplitView):
+    """Swagger UI; its start-up script is a file of its own (?script), so no inline script runs."""
+
+
+class RedocView(_OnlyFromHere, SpectacularRedocView):
+    template_name = "api/redoc.html"
