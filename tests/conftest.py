@@ -219,6 +219,21 @@ def page(browser, settings):
     context.close()
 
 
+ADMIN_PAGE_PASSWORD = "a-long-admin-password"
+
+
+@pytest.fixture
+def signed_in(page, live_server, django_user_model):
+    """The browser page, signed in as a freshly made superuser "admin"."""
+    django_user_model.objects.create_superuser("admin", password=ADMIN_PAGE_PASSWORD)
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", ADMIN_PAGE_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server.url + "/")
+    return page
+
+
 # === NSX-v Manager emulator (simulators/nsxv) ================================================
 # Fixtures: nsxv (one emulator for the session, on the session's vcsim), nsxv_factory (fresh
 # emulators with other flags), nsxv_faults (the session emulator, its fault rules cleared after).

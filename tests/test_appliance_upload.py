@@ -236,15 +236,10 @@ def test_a_run_imports_the_uploaded_ova(vcsim_factory, celery_worker, appliance_
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_uploading_the_ova_on_the_wizard_page(page, live_server, django_user_model, vcsim, data_dir, tmp_path):
-    from tests.test_wizard_browser import PASSWORD, deploy, next_step, placement_and_networks, start
+def test_uploading_the_ova_on_the_wizard_page(signed_in, live_server, vcsim, data_dir, tmp_path):
+    from tests.test_wizard_browser import deploy, next_step, placement_and_networks, start
 
-    django_user_model.objects.create_superuser("admin", password=PASSWORD)
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
+    page = signed_in
     registered_vcenter(vcsim)
     spec = valid_spec(vcsim)
     start(page, live_server)

@@ -12,19 +12,7 @@ from tests.test_engine import ova_url  # noqa: F401  (fixture: the appliance OVA
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-admin-password"
 ACK = "hostname_other_address@load_balancer.public_hostname"
-
-
-@pytest.fixture
-def signed_in(page, live_server, django_user_model):
-    django_user_model.objects.create_superuser("admin", password=PASSWORD)
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
-    return page
 
 
 def mark_document(page) -> None:

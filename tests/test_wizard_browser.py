@@ -11,19 +11,7 @@ from tests.spec_fixtures import registered_vcenter, valid_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-admin-password"
 ADMIN_PASSWORD = "Secret-Admin-1"
-
-
-@pytest.fixture
-def signed_in(page, live_server, django_user_model):
-    django_user_model.objects.create_superuser("admin", password=PASSWORD)
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
-    return page
 
 
 def step_of(page) -> str:
