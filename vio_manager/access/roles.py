@@ -2,8 +2,6 @@
 (read-only). Each is a Django group made by a migration; a superuser is an admin. A user in no
 role group has no access at all."""
 
-from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
-
 ADMIN = "admin"
 OPERATOR = "operator"
 VIEWER = "viewer"
@@ -37,15 +35,6 @@ def has_role(user, role: str) -> bool:
     """At least `role` (admin > operator > viewer)."""
     mine = role_of(user)
     return mine is not None and RANK[mine] >= RANK[role]
-
-
-def role_subquery(user_column: str = "user_id") -> Subquery:
-    """The highest role group name of the user in `user_column`, for .annotate() (None if none)."""
-    from django.contrib.auth.models import Group
-
-    rank = Case(*[When(name=name, then=Value(RANK[name])) for name in ROLES], output_field=IntegerField())
-    return Subquery(Group.objects.filter(user=OuterRef(user_column), name__in=ROLES)
-                    .annotate(rank=rank).order_by("-rank").values("name")[:1])
 
 
 def set_role(user, role: str) -> None:
