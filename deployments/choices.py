@@ -31,6 +31,23 @@ RUN_TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCE
 RUN_CAN_CANCEL = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
+class RunKind(models.TextChoices):
+    DEPLOY = "deploy", "Deploy"
+    TEARDOWN = "teardown", "Tear down"
+
+
+class AttemptOutcome(models.TextChoices):
+    """How one attempt of a step ended: the timeline tells a lost worker from a failure."""
+
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    LOST = "lost", "Worker lost"
+    STALLED = "stalled", "Stalled"
+
+
 class StepStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # waits for the steps it depends on
     RUNNING = "running", "Running"

@@ -1,9 +1,11 @@
-"""Thin Celery entry points for deployments."""
+"""Thin Celery entry points for deployments: the only module that imports the engine to run it.
+Work is queued through deployments/engine/dispatch.py, by these tasks' names."""
 
 import time
 
 from celery import shared_task
 
+from deployments.models import StepRun
 from deployments.services import wizard_secrets
 
 # A worker executes the next step of a run itself only within this many seconds of its task's start.
@@ -23,34 +25,36 @@ def advance_run(run_id: int) -> None:
 
 
 @shared_task(name="deployments.execute_step")
-def execute_step(step_id: int, attempt: int | None = None) -> None:
-    """Execute a step, then advance its run; the worker goes on with the next step of the run
-    itself while this task is young (tasks stay short), and leaves the others to the queue."""
+def execute_step(step_id: int, attempt: int) -> None:
+    """Execute one attempt of a step, then advance its run; while this task is young the worker goes
+    on with a step the advance claimed for it (tasks stay short), and the queue takes the others."""
+    from deployments.engine import dispatch
     from deployments.engine.executor import execute
-    from deployments.engine.runner import advance, runs_to_advance_after
+    from deployments.engine.runner import advance, runs_to_advance_after, task_time_limit
 
     started = time.monotonic()
     while True:
         again_in = execute(step_id, attempt)
         if again_in is not None:
-            execute_step.apply_async((step_id, attempt), countdown=again_in)
+            kind = StepRun.objects.filter(pk=step_id).values_list("kind", flat=True).first() or ""
+            dispatch.execute(step_id, attempt, countdown=again_in, time_limit=task_time_limit(kind))
             return
         own, *others = runs_to_advance_after(step_id) or [None]
         for run_id in others:
-            advance_run.delay(run_id)
+            dispatch.advance(run_id)
         if own is None:
             return
         kept = advance(own, keep_one=time.monotonic() - started < CONTINUE_WITHIN_SECONDS)
-        if not kept:
+        if kept is None:
             return
-        step_id, attempt = kept[0]
+        step_id, attempt = kept
 
 
-@shared_task(name="deployments.teardown_deployment")
-def teardown_deployment(deployment_id: int) -> None:
-    from deployments.engine.teardown import teardown
+@shared_task(name="deployments.recheck_run")
+def recheck_run(run_id: int) -> None:
+    from deployments.engine.recheck import recheck
 
-    teardown(deployment_id)
+    recheck(run_id)
 
 
 @shared_task(name="deployments.reap_runs")

@@ -221,7 +221,7 @@ def tiny_kolla(monkeypatch, bundle: Path, tasks: list[dict]):
 
 
 def test_configure_runs_the_bundle_and_logs_readably(bundle, real_hosts, monkeypatch):
-    from deployments.engine.steps import configure
+    from deployments.engine.steps.openstack import configure
 
     tiny_kolla(monkeypatch, bundle, [{"name": "Start keystone", "ansible.builtin.debug": {"msg": "ok"}}])
     ctx = step_context(bundle)
@@ -236,7 +236,7 @@ def test_configure_runs_the_bundle_and_logs_readably(bundle, real_hosts, monkeyp
 
 
 def test_configure_fails_with_the_task_host_and_message(bundle, real_hosts, monkeypatch):
-    from deployments.engine.steps import configure
+    from deployments.engine.steps.openstack import configure
 
     tiny_kolla(monkeypatch, bundle, [{"name": "Start nova", "ansible.builtin.fail": {"msg": "nova_compute is unhealthy"}}])
     with pytest.raises(StepFailed) as failure:
@@ -245,7 +245,7 @@ def test_configure_fails_with_the_task_host_and_message(bundle, real_hosts, monk
 
 
 def test_configure_stops_ansible_when_the_run_is_cancelled(bundle, real_hosts, monkeypatch):
-    from deployments.engine.steps import configure
+    from deployments.engine.steps.openstack import configure
 
     tiny_kolla(monkeypatch, bundle, [{"name": "Long task", "ansible.builtin.command": "sleep 300"}])
     ctx = step_context(bundle)
@@ -256,7 +256,7 @@ def test_configure_stops_ansible_when_the_run_is_cancelled(bundle, real_hosts, m
 
 
 def test_configure_hands_on_to_a_new_task_and_a_new_attempt_adopts_the_same_run(bundle, real_hosts, monkeypatch):
-    from deployments.engine import steps
+    from deployments.engine.steps import openstack as steps
     from deployments.engine.executor import Again
 
     monkeypatch.setattr(steps, "KOLLA_FOLLOW_SECONDS", 1)

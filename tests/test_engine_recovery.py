@@ -14,9 +14,9 @@ import pytest
 from django.utils import timezone
 from pyVmomi import vim
 
-from deployments.choices import RunStatus, StepStatus
+from deployments.choices import AttemptOutcome, RunStatus, StepStatus
 from deployments.engine import reaper
-from deployments.models import Run, StepRun
+from deployments.models import Run, StepAttempt, StepRun
 from deployments.services import launch
 from inventory.clients.vsphere import collect
 from tests.conftest import start_worker, test_database_url
@@ -168,6 +168,8 @@ def test_the_reaper_resumes_silent_steps_fails_them_after_the_last_attempt_and_f
     StepRun.objects.filter(pk=never_taken.pk).update(started_at=long_ago)
     exhausted = _running_step(run, heartbeat_at=long_ago, worker="node:9")
     StepRun.objects.filter(pk=exhausted.pk).update(attempt=settings.VIO_ENGINE_MAX_ATTEMPTS)
+    for number in range(1, settings.VIO_ENGINE_MAX_ATTEMPTS):  # every earlier attempt lost its worker too
+        StepAttempt.objects.create(step=exhausted, number=number, claimed_at=long_ago, outcome=AttemptOutcome.LOST)
     alive = _running_step(run, heartbeat_at=now)
     stalled = _running_step(run, kind="preflight", heartbeat_at=now)
     StepRun.objects.filter(pk=stalled.pk).update(started_at=now - timedelta(seconds=reaper.step_time_limit("preflight") + 1))
@@ -181,6 +183,7 @@ def test_the_reaper_resumes_silent_steps_fails_them_after_the_last_attempt_and_f
     assert states[silent.pk].status == StepStatus.PENDING and states[never_taken.pk].status == StepStatus.PENDING
     assert states[alive.pk].status == StepStatus.RUNNING
     assert states[exhausted.pk].status == StepStatus.FAILED and "worker was lost on node:9" in states[exhausted.pk].error
+    assert f"{settings.VIO_ENGINE_MAX_ATTEMPTS} attempts in a row" in states[exhausted.pk].error
     assert states[stalled.pk].status == StepStatus.FAILED and "Stalled" in states[stalled.pk].error
     messages = list(run.events.values_list("message", flat=True))
     assert any("worker was lost on node:123" in m for m in messages)
@@ -259,27 +262,32 @@ def test_concurrency_limits_hold_across_workers_and_deployments(vcsim_factory, o
             worker.stop()
 
 
-def test_a_teardown_that_cannot_reach_vcenter_says_so_and_a_dead_one_is_started_again(vcsim_factory, private_queue, settings):
+def test_a_teardown_that_cannot_reach_vcenter_waits_then_says_so_and_can_be_resumed(vcsim_factory, private_queue, settings):
+    """A teardown is a run like any other: its steps wait for an unreachable vCenter (here a few
+    seconds), then fail naming it and the cause; the deployment goes back to failed and its run can
+    be resumed."""
     from deployments.choices import DeploymentStatus
-    from deployments.engine.teardown import request_teardown, teardown
     from deployments.models import Deployment
+    from deployments.services import run_actions
 
     simulator = vcsim_factory()
     registered_vcenter(simulator)
     deployment = launch.create_deployment(dict(valid_spec(simulator), appliance_ova={"url": "http://127.0.0.1:9/vio.ova"}),
                                           acknowledged=ACK)  # no worker takes this queue
-    run = deployment.runs.get()
-    Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
-    request_teardown(deployment)
+    Run.objects.filter(pk=deployment.runs.get().pk).update(status=RunStatus.FAILED)
     simulator.running.stop()  # vCenter goes away
-
-    assert teardown(deployment.pk) is None
-    deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.FAILED
-    assert run.events.filter(level="error", message__startswith="Teardown failed").exists()
-
-    # A teardown whose worker died: still tearing down after the task hard limit → started again.
-    request_teardown(deployment)
-    Deployment.objects.filter(pk=deployment.pk).update(updated_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 31))
-    assert reaper.reap()["teardowns"] == [deployment.pk]
-    assert reaper.reap()["teardowns"] == []  # once, not at every pass
+    worker = start_worker(test_database_url(), private_queue, env=dict(FAST_REAPER, VIO_ENGINE_UNREACHABLE_SECONDS="3"))
+    try:
+        run = run_actions.teardown(deployment)
+        run = wait_for(run, timeout=90)
+        assert run.status == RunStatus.FAILED and run.kind == "teardown"
+        failed = run.steps.get(status=StepStatus.FAILED)
+        assert f"vCenter {simulator.host}:{simulator.port} cannot be reached: the connection was refused" in failed.error
+        assert "Error" not in failed.error and "errno" not in failed.error.lower()  # words, not Python
+        assert run.events.filter(level="warning", message__contains="Trying again every").exists()
+        deployment.refresh_from_db()
+        assert deployment.status == DeploymentStatus.FAILED
+        assert run_actions.resume(deployment).pk == run.pk  # a failed teardown resumes like any run
+        assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.TEARING_DOWN
+    finally:
+        worker.stop()

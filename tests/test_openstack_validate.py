@@ -134,7 +134,7 @@ def step_context(bundle: Path, password: str = PASSWORD):
 
 
 def test_the_validate_step_on_real_hosts(bundle, settings):
-    from deployments.engine.steps import validate
+    from deployments.engine.steps.openstack import validate
 
     settings.VIO_SIMULATED_HOSTS = False
     with FakeOpenStackApi(hypervisors=hypervisor_names("domain-c9", "domain-c11")) as api:

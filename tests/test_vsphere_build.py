@@ -7,7 +7,7 @@ import pytest
 from pyVmomi import vim
 
 from inventory.clients import vsphere_build as build
-from inventory.clients.vsphere import WaitTimeout, collect, disconnect, wait_for_tasks
+from inventory.clients.vsphere import TaskGone, WaitTimeout, collect, disconnect, task_outcome, wait_for_tasks
 from simulators.launcher import start_vcsim
 from tests.conftest import VcsimHandle
 
@@ -153,27 +153,27 @@ def test_clone_is_tagged_placed_and_adopted(si, place):
     assert [n._moId for n in vm["network"]] == [place["network"]]
 
 
-class _WorkerDied(Exception):
-    """Stands for a worker killed right after vCenter accepted its clone task."""
-
-
-def test_a_clone_task_left_by_a_dead_attempt_is_waited_for_and_adopted_not_repeated(si, sim, place):
-    deployment, started = _deployment(), []
-
-    def die(task):
-        started.append(task)
-        raise _WorkerDied
-
+def test_a_clone_task_left_by_a_dead_attempt_is_followed_to_its_vm_not_repeated(si, sim, place):
+    """start_clone returns at once with the task's moid; any later caller (another worker, another
+    session) follows that task to the VM it made, however long it runs."""
+    deployment = _deployment()
     sim.inject(method="CloneVM_Task", match="vio-orphan-01", delay=1500, count=1)
-    with pytest.raises(_WorkerDied):
-        _clone(si, place, "vio-orphan-01", deployment, on_task=die)
-    assert build.find_vm(si, deployment, "vio-orphan-01") is None  # the task still runs in vCenter
+    task = build.start_clone(si, template_moid=place["template"], name="vio-orphan-01", folder_moid=place["folder"],
+                             pool_moid=place["pool"], datastore_moid=place["datastore"], deployment_id=deployment,
+                             role="controller")
+    assert task_outcome(si, task, 0.2) is None  # still running in vCenter
+    assert build.find_vm(si, deployment, "vio-orphan-01") is None
 
-    moid = _clone(si, place, "vio-orphan-01", deployment, earlier_task=started[0])
-    assert build.find_vm(si, deployment, "vio-orphan-01") == moid
+    other = sim.connect()  # the next attempt's worker: another session
+    outcome = None
+    while outcome is None:
+        outcome = task_outcome(other, task, 5)
+    assert outcome.ok and build.find_vm(si, deployment, "vio-orphan-01") == outcome.result._moId
     assert len(_vm_rows(si, "vio-orphan-01")) == 1
-    # A task vCenter no longer knows: the VM is looked for (and adopted) as usual.
-    assert _clone(si, place, "vio-orphan-01", deployment, earlier_task="task-999999") == moid
+    with pytest.raises(TaskGone):  # a task vCenter no longer knows: the caller looks for the VM instead
+        task_outcome(si, "task-999999", 1)
+    assert _clone(si, place, "vio-orphan-01", deployment) == outcome.result._moId  # adopted, not repeated
+    disconnect(other)
 
 
 def test_clone_fault_is_a_build_error_and_leaves_no_vm(si, sim, place):
@@ -182,7 +182,7 @@ def test_clone_fault_is_a_build_error_and_leaves_no_vm(si, sim, place):
     with pytest.raises(build.BuildError) as caught:
         _clone(si, place, "fail-db01", deployment, role="db")
     message = str(caught.value)
-    assert "fail-db01" in message and "InsufficientResourcesFault" in message
+    assert message.startswith("Cloning VM 'fail-db01' failed: ")
     assert sim.password not in message
     assert _vm_rows(si, "fail-db01") == []
     assert build.find_vm(si, deployment, "fail-db01") is None
@@ -194,7 +194,7 @@ def test_a_vm_left_by_a_failed_clone_is_removed(si, place, monkeypatch):
     """The simulator's injected fault never creates the VM; make the clone succeed in vCenter but fail
     for us afterwards (as a timeout or a lost answer would), and check the leftover is deleted."""
     deployment = _deployment()
-    real = build._run_task
+    real = build.wait_task
 
     def fail_after_cloning(si_, task, what, timeout):
         result = real(si_, task, what, timeout)
@@ -202,7 +202,7 @@ def test_a_vm_left_by_a_failed_clone_is_removed(si, place, monkeypatch):
             raise build.BuildError(f"{what} failed: vCenter said nothing useful.")
         return result
 
-    monkeypatch.setattr(build, "_run_task", fail_after_cloning)
+    monkeypatch.setattr(build, "wait_task", fail_after_cloning)
     with pytest.raises(build.BuildError, match="vio-half-made"):
         _clone(si, place, "vio-half-made", deployment)
     assert _vm_rows(si, "vio-half-made") == []

@@ -13,7 +13,7 @@ class TaskArgumentError(TypeError):
     """A task was sent something other than ids: data (and secrets) must stay in the database."""
 
 
-def _is_id(value) -> bool:
+def is_id(value) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -35,7 +35,7 @@ class IdsOnlyTask(Task):
 
     def apply_async(self, args=None, kwargs=None, *rest, **options):
         values = list(args or ()) + list((kwargs or {}).values())
-        bad = [type(value).__name__ for value in values if not _is_id(value)]
+        bad = [type(value).__name__ for value in values if not is_id(value)]
         if bad:
             raise TaskArgumentError(f"{self.name} takes ids only; got {', '.join(bad)}")
         return super().apply_async(args, kwargs, *rest, **options)

@@ -40,6 +40,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number.") from None
 
 
+def env_limits(name: str) -> dict[str, int]:
+    """"kind=seconds,kind=seconds" -> {kind: seconds}."""
+    limits = {}
+    for item in filter(None, (part.strip() for part in os.environ.get(name, "").split(","))):
+        kind, _, seconds = item.partition("=")
+        if not kind.strip() or not seconds.strip().isdigit():
+            raise ImproperlyConfigured(f"{name}: {item!r} is not kind=seconds (e.g. clone=3600).")
+        limits[kind.strip()] = int(seconds)
+    return limits
+
+
 DATA_DIR = Path(os.environ.get("VIO_DATA_DIR", BASE_DIR / "var")).resolve()
 EMBEDDED = not os.environ.get("DATABASE_URL")  # no external services: keys may be generated here
 
@@ -259,7 +270,22 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 VIO_SIMULATED_HOSTS = env_bool("VIO_SIMULATED_HOSTS", EMBEDDED)
 VIO_ENGINE_PARALLEL_PER_VCENTER = env_int("VIO_ENGINE_PARALLEL_PER_VCENTER", 4)
 VIO_ENGINE_PARALLEL_PER_HOST = env_int("VIO_ENGINE_PARALLEL_PER_HOST", 2)  # clones placed on one ESXi host
-VIO_ENGINE_STEP_TIMEOUT = env_int("VIO_ENGINE_STEP_TIMEOUT", 180)  # seconds; below the task's soft limit
+# Seconds a step of each kind may take in all, for a real vCenter: a full clone or a big OVA upload
+# takes tens of minutes, a guest may boot for fifteen. VIO_ENGINE_TIME_LIMITS="clone=5400,wait_guest=3600"
+# changes some; VIO_ENGINE_TIME_LIMIT_DEFAULT covers a kind not listed.
+VIO_ENGINE_TIME_LIMIT_DEFAULT = env_int("VIO_ENGINE_TIME_LIMIT_DEFAULT", 1800)
+VIO_ENGINE_TIME_LIMITS = {
+    "preflight": 600, "nsx_checks": 600, "import_ova": 4 * 3600, "folders": 600, "clone": 3600, "customize": 1800,
+    "anti_affinity": 900, "power_on": 1800, "wait_guest": 1800, "render_bundle": 600, "configure": 4 * 3600,
+    "validate": 1800, "remove_vms": 3600, "remove_template": 1800,
+    **env_limits("VIO_ENGINE_TIME_LIMITS"),
+}
+# One Celery task waits on vCenter this long, then hands the step on to a new task (tasks stay short
+# whatever vCenter's task takes); every long poll inside is cut in slices below the socket timeout.
+VIO_ENGINE_FOLLOW_SECONDS = env_int("VIO_ENGINE_FOLLOW_SECONDS", 20)
+# An unreachable vCenter: a step waits and tries again this long before it fails (vCenter restarts
+# and patches take minutes).
+VIO_ENGINE_UNREACHABLE_SECONDS = env_int("VIO_ENGINE_UNREACHABLE_SECONDS", 900)
 # A running step's worker touches it every HEARTBEAT seconds; silent for LOST_AFTER, the reaper
 # (every REAP_SECONDS) takes the worker for dead and runs the step again, at most MAX_ATTEMPTS times.
 VIO_ENGINE_HEARTBEAT_SECONDS = env_int("VIO_ENGINE_HEARTBEAT_SECONDS", 10)

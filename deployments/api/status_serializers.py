@@ -3,7 +3,7 @@ VMs and the page snapshot out. The service builds plain dicts; these document an
 
 from rest_framework import serializers
 
-from deployments.choices import DeploymentStatus, EventLevel, RunStatus, StepStatus
+from deployments.choices import DeploymentStatus, EventLevel, RunKind, RunStatus, StepStatus
 from deployments.services.status import EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, STATUS_GROUPS
 
 # --- query parameters -------------------------------------------------------------------------
@@ -52,14 +52,17 @@ class RunSummarySerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     active = serializers.BooleanField()
-    can_retry = serializers.BooleanField(help_text="the run failed: POST retry resumes it from its failed steps")
+    can_retry = serializers.BooleanField(help_text="the run failed or was stopped: POST retry resumes it from there")
     can_cancel = serializers.BooleanField(help_text="the run is queued or running: POST cancel stops it between steps")
+    kind = serializers.ChoiceField(choices=RunKind.choices, help_text="deploy, or teardown")
+    kind_label = serializers.CharField()
 
 
 class StepSerializer(serializers.Serializer):
     key = serializers.CharField()
     kind = serializers.CharField()
     target = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(help_text='the step in words, e.g. "Clone cloud1-lb-01"')
     status = serializers.ChoiceField(choices=StepStatus.choices)
     attempt = serializers.IntegerField()
     weight = serializers.IntegerField()
@@ -69,6 +72,8 @@ class StepSerializer(serializers.Serializer):
     duration = serializers.FloatField(allow_null=True, help_text="seconds; a running step's counts up to now")
     error = serializers.CharField(allow_blank=True)
     output = serializers.JSONField(help_text="what the step made or found, e.g. {\"vm\": moid}")
+    waiting_for = serializers.CharField(allow_blank=True, help_text="what the running step waits for now")
+    waiting_since = serializers.DateTimeField(allow_null=True)
 
 
 class RunDetailSerializer(RunSummarySerializer):

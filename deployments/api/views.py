@@ -92,12 +92,12 @@ class DeploymentViewSet(DeploymentStatusMixin, mixins.ListModelMixin, mixins.Ret
     @extend_schema(responses={202: r.TeardownSerializer, 409: ErrorResponseSerializer})
     def destroy(self, request, pk=None):
         """Tear down everything the deployment made in vCenter, release its addresses, delete it (202)."""
-        from deployments.engine.teardown import TeardownRefused, request_teardown
+        from deployments.services.run_actions import Refused, teardown
 
         deployment = self.get_object()
         try:
-            request_teardown(deployment)
-        except TeardownRefused as exc:
+            teardown(deployment)
+        except Refused as exc:
             return Response(error_body("run_active", str(exc)), status=status.HTTP_409_CONFLICT)
         audit.record(request, "deployment.teardown", deployment)
         return Response({"status": "tearing_down"}, status=status.HTTP_202_ACCEPTED)
@@ -105,26 +105,30 @@ class DeploymentViewSet(DeploymentStatusMixin, mixins.ListModelMixin, mixins.Ret
     @extend_schema(request=None, responses={202: r.RunActionSerializer, 409: ErrorResponseSerializer})
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def retry(self, request, pk=None):
-        """Resume the failed run from its failed steps (202); 409 unless the last run failed."""
-        from deployments.engine.runner import retry
+        """Resume the failed or stopped run from where it ended (202): its failed and stopped steps run
+        again, after what the done steps made is checked against vCenter; 409 unless it failed or stopped."""
+        from deployments.services.run_actions import Refused, resume
 
-        run = self.get_object().latest_run
-        if not retry(run):
-            return Response(error_body("not_failed", "Only a failed run can be retried."), status=status.HTTP_409_CONFLICT)
-        audit.record(request, "deployment.retry", run.deployment, {"run": run.number})
+        deployment = self.get_object()
+        try:
+            run = resume(deployment)
+        except Refused as exc:
+            return Response(error_body("not_resumable", str(exc)), status=status.HTTP_409_CONFLICT)
+        audit.record(request, "deployment.retry", deployment, {"run": run.number})
         return Response({"run": run.number, "status": "running"}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: r.RunActionSerializer, 409: ErrorResponseSerializer})
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def cancel(self, request, pk=None):
-        """Cooperative cancel (202): running steps finish, no new step starts."""
-        from deployments.engine.runner import request_cancel
+        """Stop the run, cooperatively (202): running steps finish, no new step starts."""
+        from deployments.services.run_actions import Refused, cancel
 
-        run = self.get_object().latest_run
-        if not request_cancel(run):
-            return Response(error_body("not_active", "Only a queued or running run can be cancelled."),
-                            status=status.HTTP_409_CONFLICT)
-        audit.record(request, "deployment.cancel", run.deployment, {"run": run.number})
+        deployment = self.get_object()
+        try:
+            run = cancel(deployment)
+        except Refused as exc:
+            return Response(error_body("not_active", str(exc)), status=status.HTTP_409_CONFLICT)
+        audit.record(request, "deployment.cancel", deployment, {"run": run.number})
         return Response({"run": run.number, "status": "cancelling"}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.SaveTemplateSerializer, responses={201: s.TemplateSerializer})

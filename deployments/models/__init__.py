@@ -1,6 +1,6 @@
 from deployments.models.appliance import ApplianceUpload
 from deployments.models.deployment import Deployment, DeploymentTemplate, WizardSecret
-from deployments.models.runs import IpAllocation, Run, RunEvent, StepRun
+from deployments.models.runs import IpAllocation, Run, RunEvent, StepAttempt, StepRun
 
-__all__ = ["ApplianceUpload", "Deployment", "DeploymentTemplate", "IpAllocation", "Run", "RunEvent", "StepRun",
+__all__ = ["ApplianceUpload", "Deployment", "DeploymentTemplate", "IpAllocation", "Run", "RunEvent", "StepAttempt", "StepRun",
            "WizardSecret"]

@@ -5,7 +5,7 @@ allocated in the database, where a unique constraint keeps two deployments off o
 from django.db import models
 from django.db.models import Q
 
-from deployments.choices import RUN_ACTIVE, EventLevel, RunStatus, StepStatus
+from deployments.choices import RUN_ACTIVE, AttemptOutcome, EventLevel, RunKind, RunStatus, StepStatus
 
 
 class IpAllocation(models.Model):
@@ -26,6 +26,7 @@ class IpAllocation(models.Model):
 class Run(models.Model):
     deployment = models.ForeignKey("deployments.Deployment", on_delete=models.CASCADE, related_name="runs")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=RunKind.choices, default=RunKind.DEPLOY)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     spec = models.JSONField(help_text="the spec this run works from (without secrets)")
     cancel_requested = models.BooleanField(default=False)
@@ -34,6 +35,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the worker advancing it")
+    # Set when a stopped run is resumed: before any step starts, a worker checks that what the done
+    # steps recorded still exists in vCenter (and makes pending again the steps whose objects are gone).
+    recheck_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["deployment", "-number"]
@@ -71,6 +75,10 @@ class StepRun(models.Model):
     host = models.CharField(max_length=64, blank=True, help_text="moid of the ESXi host a clone is placed on")
     worker = models.CharField(max_length=255, blank=True, help_text="the worker process executing it (host:pid)")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of that worker")
+    ready_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="when every step it depends on was done: from then on it waits for room")
+    waiting_for = models.CharField(max_length=255, blank=True, help_text="what the running step waits for now")
+    waiting_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "id"]
@@ -78,6 +86,25 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class StepAttempt(models.Model):
+    """One attempt of a step, kept after the step moves on: where a run's time went (the timeline)."""
+
+    step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    claimed_at = models.DateTimeField(help_text="when the engine gave the step a slot")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="when a worker took it")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
+    worker = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["step", "number"]
+        constraints = [models.UniqueConstraint(fields=["step", "number"], name="unique_step_attempt")]
+
+    def __str__(self) -> str:
+        return f"{self.step} attempt {self.number}"
 
 
 class RunEvent(models.Model):

@@ -104,3 +104,10 @@ def build_plan(spec, datastore_free_gb: dict[str, float] | None = None, *,
     management, external = address_needs(spec.topology, spec.neutron.mode, compute_clusters)
     return Plan(vms=vms, internal_vip=internal_vip, public_vip=str(spec.load_balancer.public_vip),
                 anti_affinity=groups, management_addresses_needed=management, external_addresses_needed=external)
+
+
+def anti_affinity_rule_names(deployment_name: str) -> list[str]:
+    """Every rule name a deployment of this name can have made (one per role kept apart), whatever its
+    topology: what teardown looks for."""
+    keep_apart = {role.key for role in vars(r).values() if isinstance(role, r.Role) and role.anti_affinity}
+    return [f"{deployment_name}-{key}" for key in sorted(keep_apart)]

@@ -1,5 +1,6 @@
-"""The step graph of a deployment: what the engine does, in which order, and how much of the
-progress each step is worth. VMs are cloned, customized, powered on and waited for in parallel."""
+"""The step graphs of a deployment's runs: what the engine does, in which order, and how much of the
+progress each step is worth. VMs are cloned, customized, powered on and waited for in parallel; a
+teardown removes rules, VMs, pool, folder, template, files and addresses, then checks vCenter."""
 
 from dataclasses import dataclass, field
 
@@ -45,3 +46,38 @@ def step_graph(spec, plan) -> list[StepDef]:
         StepDef("validate", "validate", depends_on=("configure",), weight=3),
     ]
     return steps
+
+
+def teardown_graph() -> list[StepDef]:
+    """Everything a deployment made, removed whatever state its runs ended in (found by tag and by
+    deterministic name), then a look at vCenter that must find nothing of it."""
+    return [
+        StepDef("remove_rules", "remove_rules", weight=1),
+        StepDef("remove_vms", "remove_vms", depends_on=("remove_rules",), weight=10),
+        StepDef("remove_pool", "remove_pool", depends_on=("remove_vms",), weight=1),
+        StepDef("remove_folder", "remove_folder", depends_on=("remove_vms",), weight=1),
+        StepDef("remove_template", "remove_template", depends_on=("remove_vms",), weight=2),
+        StepDef("remove_files", "remove_files", weight=1),
+        StepDef("verify_removed", "verify_removed",
+                depends_on=("remove_pool", "remove_folder", "remove_template", "remove_files"), weight=1),
+        StepDef("release_addresses", "release_addresses", depends_on=("verify_removed",), weight=1),
+    ]
+
+
+LABELS = {
+    "preflight": "Pre-flight checks", "nsx_checks": "NSX checks", "import_ova": "Import the appliance OVA",
+    "folders": "Create the VM folder and resource pool", "clone": "Clone {}", "customize": "Customize {}",
+    "anti_affinity": "Anti-affinity rules", "power_on": "Power on {}", "wait_guest": "Wait for guest: {}",
+    "render_bundle": "Render the kolla-ansible bundle", "configure": "Run kolla-ansible",
+    "validate": "Validate the cloud",
+    "remove_rules": "Remove the anti-affinity rules", "remove_vms": "Delete the VMs",
+    "remove_pool": "Remove the resource pool", "remove_folder": "Remove the VM folder",
+    "remove_template": "Remove the appliance template", "remove_files": "Delete the bundle and its secrets",
+    "verify_removed": "Check that nothing is left in vCenter", "release_addresses": "Release the addresses",
+}
+
+
+def describe(kind: str, target: str = "") -> str:
+    """A step as people name it: "Clone cloud1-lb-01", "Wait for guest: cloud1-db-02"."""
+    label = LABELS.get(kind, kind.replace("_", " ").capitalize() + (" {}" if target else ""))
+    return label.format(target) if "{}" in label else label

@@ -87,7 +87,7 @@ def create_deployment(data: dict, *, user=None, acknowledged: set[str] | frozens
 def launch(deployment: Deployment, spec) -> None:
     """Start the deployment's first run: its addresses are allocated now, and the engine's worker
     advances it once this transaction commits."""
-    from deployments import tasks
+    from deployments.engine import dispatch
     from deployments.services.addresses import AddressesExhausted
     from deployments.services.runs import start_run
 
@@ -95,7 +95,7 @@ def launch(deployment: Deployment, spec) -> None:
         run = start_run(deployment, spec)
     except AddressesExhausted as exc:  # another deployment took addresses since the checks ran
         raise SpecInvalid([Issue("management_network.ip_ranges", "addresses_in_use", str(exc))]) from None
-    transaction.on_commit(lambda: tasks.advance_run.delay(run.pk))
+    dispatch.advance(run.pk)
 
 
 def deployment_spec_with_secrets(deployment: Deployment) -> dict:

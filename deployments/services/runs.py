@@ -3,9 +3,9 @@
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from deployments.choices import EventLevel
+from deployments.choices import RUN_ACTIVE, EventLevel, RunKind
 from deployments.models import Run, RunEvent, StepRun
-from deployments.plan import step_graph
+from deployments.plan import step_graph, teardown_graph
 from deployments.plan.placement import place
 from deployments.services.addresses import plan_with_addresses
 from deployments.spec import DeploymentSpec
@@ -15,26 +15,34 @@ class RunAlreadyActive(Exception):
     """A deployment has at most one active run (the database enforces it)."""
 
 
-def start_run(deployment, spec: DeploymentSpec) -> Run:
-    """Create the next run of a deployment with its steps, addresses allocated. The engine
-    (a later issue) advances it."""
-    plan = plan_with_addresses(deployment, spec)
-    hosts = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
+def start_run(deployment, spec: DeploymentSpec | None, kind: str = RunKind.DEPLOY) -> Run:
+    """Create the next run of a deployment with its steps: a deploy run has its addresses allocated
+    and its clones placed on hosts; a teardown run (spec None) removes everything. The engine
+    advances it."""
+    if kind == RunKind.TEARDOWN:
+        graph, hosts, vms = teardown_graph(), {}, None
+    else:
+        plan = plan_with_addresses(deployment, spec)
+        graph, vms = step_graph(spec, plan), len(plan.vms)
+        hosts = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
     try:
         with transaction.atomic():
             number = (deployment.runs.aggregate(last=Max("number"))["last"] or 0) + 1
-            run = Run.objects.create(deployment=deployment, number=number, spec=deployment.spec)
+            run = Run.objects.create(deployment=deployment, number=number, kind=kind, spec=deployment.spec)
             StepRun.objects.bulk_create([
                 StepRun(run=run, key=step.key, kind=step.kind, target=step.target,
                         depends_on=list(step.depends_on), weight=step.weight,
                         host=hosts.get(step.target, "") if step.kind == "clone" else "")
-                for step in step_graph(spec, plan)
+                for step in graph
             ])
     except IntegrityError as exc:
-        if deployment.runs.filter(status__in=["pending", "running", "cancelling"]).exists():
+        if deployment.runs.filter(status__in=sorted(RUN_ACTIVE)).exists():
             raise RunAlreadyActive(f"{deployment.name} already has an active run.") from exc
         raise
-    log(run, f"Run {run.number} created: {run.steps.count()} steps for {len(plan.vms)} VMs.")
+    if kind == RunKind.TEARDOWN:
+        log(run, f"Teardown requested: run {run.number} removes everything {deployment.name} made in vCenter.")
+    else:
+        log(run, f"Run {run.number} created: {run.steps.count()} steps for {vms} VMs.")
     return run
 
 

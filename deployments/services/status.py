@@ -12,10 +12,12 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from deployments.choices import (
-    ACTIVE, RUN_ACTIVE, RUN_CAN_CANCEL, RUN_TERMINAL, STEP_DONE, TERMINAL, DeploymentStatus, RunStatus, StepStatus,
+    ACTIVE, RUN_ACTIVE, RUN_CAN_CANCEL, RUN_TERMINAL, STEP_DONE, TERMINAL, DeploymentStatus, RunKind, RunStatus,
+    StepStatus,
 )
 from deployments.models import Deployment, IpAllocation, Run, RunEvent, StepRun
-from deployments.plan import roles
+from deployments.plan import describe, roles
+from deployments.services.run_actions import RESUMABLE
 from vio_manager.rows import Columns, Statement
 
 EVENT_LIMIT_DEFAULT = 100
@@ -180,8 +182,8 @@ def run_summary(run: Run | None, steps: list | None = None) -> dict | None:
         "number": run.number, "status": run.status, "status_label": RunStatus(run.status).label,
         "progress": progress, "error": run.error, "cancel_requested": run.cancel_requested,
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
-        "active": run.status in RUN_ACTIVE, "can_retry": run.status == RunStatus.FAILED,
-        "can_cancel": run.status in RUN_CAN_CANCEL,
+        "active": run.status in RUN_ACTIVE, "can_retry": run.status in RESUMABLE,
+        "can_cancel": run.status in RUN_CAN_CANCEL, "kind": run.kind, "kind_label": RunKind(run.kind).label,
     }
 
 
@@ -194,11 +196,15 @@ def _seconds(started, finished, now) -> float | None:
 def step_row(step, now=None) -> dict:
     """A step; a running step's duration counts up to now."""
     now = now or timezone.now()
+    running = step.status == StepStatus.RUNNING
     return {
-        "key": step.key, "kind": step.kind, "target": step.target, "status": step.status, "attempt": step.attempt,
+        "key": step.key, "kind": step.kind, "target": step.target, "label": describe(step.kind, step.target),
+        "status": step.status, "attempt": step.attempt,
         "weight": step.weight, "depends_on": step.depends_on, "started_at": step.started_at,
         "finished_at": step.finished_at, "duration": _seconds(step.started_at, step.finished_at, now),
         "error": step.error, "output": step.output,
+        "waiting_for": step.waiting_for if running else "",
+        "waiting_since": step.waiting_since if running else None,
     }
 
 
@@ -338,6 +344,11 @@ def status_snapshot(deployment: Deployment, since: int | None = None, run_number
     is read for this call (a latest run it brings along counts as read now)."""
     run = get_run(deployment, run_number)
     steps = list(run.steps.order_by("id")) if run else []
+    # A teardown run has no VM steps: the VMs shown are those of the last run that made them.
+    vm_run, vm_steps = run, steps
+    if run is not None and run.kind != RunKind.DEPLOY:
+        vm_run = deployment.runs.filter(kind=RunKind.DEPLOY).order_by("-number").first()
+        vm_steps = list(vm_run.steps.order_by("id")) if vm_run else []
     now = timezone.now()
     if since is None:
         events, next_since = recent_events(run, limit)
@@ -354,7 +365,7 @@ def status_snapshot(deployment: Deployment, since: int | None = None, run_number
         },
         "run": summary,
         "steps": [step_row(step, now) for step in steps],
-        "vms": vms(deployment, run, steps),
+        "vms": vms(deployment, vm_run, vm_steps),
         "events": page["events"], "next_since": page["next_since"], "has_more": page["has_more"],
         "live": live,
     }

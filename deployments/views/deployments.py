@@ -86,12 +86,13 @@ def deployment_save_template(request, pk):
 @require_POST
 @requires(OPERATOR)
 def deployment_retry(request, pk):
-    from deployments.engine.runner import retry
+    from deployments.services.run_actions import Refused, resume
 
     deployment = get_object_or_404(Deployment, pk=pk)
-    run = deployment.latest_run
-    if not retry(run):
-        messages.error(request, "Only a failed run can be retried.")
+    try:
+        run = resume(deployment)
+    except Refused as exc:
+        messages.error(request, str(exc))
     else:
         audit.record(request, "deployment.retry", deployment, {"run": run.number})
     return redirect("deployment-detail", pk)
@@ -100,12 +101,13 @@ def deployment_retry(request, pk):
 @require_POST
 @requires(OPERATOR)
 def deployment_cancel(request, pk):
-    from deployments.engine.runner import request_cancel
+    from deployments.services.run_actions import Refused, cancel
 
     deployment = get_object_or_404(Deployment, pk=pk)
-    run = deployment.latest_run
-    if not request_cancel(run):
-        messages.error(request, "Only a queued or running run can be cancelled.")
+    try:
+        run = cancel(deployment)
+    except Refused as exc:
+        messages.error(request, str(exc))
     else:
         audit.record(request, "deployment.cancel", deployment, {"run": run.number})
     return redirect("deployment-detail", pk)
@@ -114,14 +116,15 @@ def deployment_cancel(request, pk):
 @require_POST
 @requires(OPERATOR)
 def deployment_teardown(request, pk):
-    from deployments.engine.teardown import TeardownRefused, request_teardown
+    from deployments.services.run_actions import Refused, teardown
 
     deployment = get_object_or_404(Deployment, pk=pk)
     try:
-        request_teardown(deployment)
-    except TeardownRefused as exc:
+        teardown(deployment)
+    except Refused as exc:
         messages.error(request, str(exc))
-    else:
-        audit.record(request, "deployment.teardown", deployment)
-        messages.success(request, f"Tearing down {deployment.name}: its VMs, rules and addresses go, then the deployment.")
-    return redirect("deployment-list")
+        return redirect("deployment-detail", pk)
+    audit.record(request, "deployment.teardown", deployment)
+    messages.success(request, f"Tearing down {deployment.name}: its VMs, rules, folder, pool and addresses go, "
+                              "then the deployment.")
+    return redirect("deployment-detail", pk)

@@ -12,7 +12,35 @@ class DnsFailure(ConnectionProblem):
 
 
 class HostUnreachable(ConnectionProblem):
+    """Nothing answers at the address; `reason` says how it failed, in words (see network_reason)."""
+
     code = "host_unreachable"
+
+    def __init__(self, message: str, *, host: str = "", port: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.host, self.port, self.reason = host, port, reason
+
+
+def network_reason(exc: BaseException, timeout: float | None = None) -> str:
+    """Why a connection failed, for people: refused, no answer, closed, no route, unknown name."""
+    import errno
+    import http.client
+    import socket
+    import ssl
+
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused (the server is down or restarting, or the port is closed)"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"it did not answer within {timeout:g} s" if timeout else "it did not answer in time"
+    if isinstance(exc, socket.gaierror):
+        return "its name does not resolve (check DNS)"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, ConnectionAbortedError)):
+        return "it closed the connection (it may be restarting)"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "there is no network route to it"
+    if isinstance(exc, ssl.SSLError):
+        return "the TLS connection broke off"
+    return "the connection failed"
 
 
 class TlsProblem(ConnectionProblem):

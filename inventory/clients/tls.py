@@ -13,7 +13,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from inventory.clients.errors import CertificateChanged, DnsFailure, HostUnreachable, TlsProblem
+from inventory.clients.errors import CertificateChanged, DnsFailure, HostUnreachable, TlsProblem, network_reason
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,14 @@ def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> Certificat
     try:
         pem = ssl.get_server_certificate((host, port), timeout=timeout)
     except (ConnectionRefusedError, TimeoutError, socket.timeout) as exc:
-        raise HostUnreachable(
-            f"Nothing answers on {host}:{port} ({exc.__class__.__name__}). Check the address, the port "
-            "and that the appliance can reach it."
-        ) from exc
+        reason = network_reason(exc, timeout)
+        raise HostUnreachable(f"Nothing answers on {host}:{port}: {reason}. Check the address, the port and that "
+                              "the appliance can reach it.", host=host, port=port, reason=reason) from exc
     except ssl.SSLError as exc:
         raise TlsProblem(f"{host}:{port} does not speak TLS ({exc.reason or exc}). Is this the HTTPS port?") from exc
     except OSError as exc:
-        raise HostUnreachable(f"Cannot connect to {host}:{port}: {exc.strerror or exc}.") from exc
+        reason = network_reason(exc, timeout)
+        raise HostUnreachable(f"Cannot connect to {host}:{port}: {reason}.", host=host, port=port, reason=reason) from exc
     der = ssl.PEM_cert_to_DER_cert(pem)
     cert = x509.load_der_x509_certificate(der)
     return CertificateInfo(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pyVim.connect import SmartStubAdapter, VimSessionOrientedStub
 from pyVmomi import vim, vmodl
 
-from inventory.clients.errors import CertificateChanged, HostUnreachable, InvalidCredentials, NotAVCenter
+from inventory.clients.errors import CertificateChanged, HostUnreachable, InvalidCredentials, NotAVCenter, network_reason
 from inventory.clients.tls import fetch_certificate, pinned_context
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,13 @@ class VCenterCredentials:
     fingerprint: str
 
 
-def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float = 30.0):
+# Seconds a SOAP call may stay silent before the client gives up on it. Every long poll on vCenter is
+# cut in slices well below this (POLL_SLICE_SECONDS), so a wait of any length never reaches it.
+SOCKET_TIMEOUT = 30.0
+POLL_SLICE_SECONDS = 10
+
+
+def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float = SOCKET_TIMEOUT):
     """Log in to vCenter over a certificate-pinned connection and return its ServiceInstance.
 
     The session logs in again by itself when vCenter answers NotAuthenticated (an expired
@@ -42,7 +48,9 @@ def connect(host: str, port: int, username: str, password: str, fingerprint: str
         # The certificate changed between reading it and the handshake.
         raise CertificateChanged(host, port, fingerprint, fetch_certificate(host, port).sha256) from None
     except (ConnectionError, OSError, http.client.HTTPException) as exc:
-        raise HostUnreachable(f"The connection to {host}:{port} failed: {exc.__class__.__name__}.") from None
+        reason = network_reason(exc, timeout)
+        raise HostUnreachable(f"vCenter {host}:{port} cannot be reached: {reason}.", host=host, port=port,
+                              reason=reason) from None
     except Exception as exc:  # pyvmomi raises a plain Exception when no vSphere SDK answers
         if "not a VIM server" in str(exc):
             raise NotAVCenter(f"{host}:{port} answered, but it is not a vCenter Server SDK endpoint (no /sdk).") from None
@@ -65,7 +73,7 @@ def connect(host: str, port: int, username: str, password: str, fingerprint: str
     return si
 
 
-def connect_with(credentials: VCenterCredentials, timeout: float = 30.0):
+def connect_with(credentials: VCenterCredentials, timeout: float = SOCKET_TIMEOUT):
     return connect(credentials.host, credentials.port, credentials.username, credentials.password,
                    credentials.fingerprint, timeout)
 
@@ -84,6 +92,24 @@ def collect(si, obj_type, properties: list[str], root=None, page_size: int = 100
     Each row is a dict of the properties that are set, plus "_obj" (the managed object). Follows
     paging tokens where the server returns them (vCenter does; the 0.24.2 simulator never pages).
     """
+    try:
+        return _collect(si, obj_type, properties, root, page_size)
+    except vmodl.fault.ManagedObjectNotFound as fault:
+        if not _is_session_object(fault):
+            raise
+        # The session expired between making the view and reading it; the stub logged in again, and
+        # the view died with the old session: make it again.
+        return _collect(si, obj_type, properties, root, page_size)
+
+
+def _is_session_object(fault) -> bool:
+    """Whether the missing object is one a session owns (a view, a collector, a filter), which an
+    expired session takes with it, unlike inventory objects and tasks."""
+    kind = type(getattr(fault, "obj", None)).__name__
+    return any(name in kind for name in ("View", "PropertyCollector", "PropertyFilter"))
+
+
+def _collect(si, obj_type, properties: list[str], root, page_size: int) -> list[dict]:
     pc = vmodl.query.PropertyCollector
     content = si.RetrieveContent()
     view = content.viewManager.CreateContainerView(root or content.rootFolder, [obj_type], True)
@@ -106,7 +132,10 @@ def collect(si, obj_type, properties: list[str], root=None, page_size: int = 100
             result = collector.ContinueRetrievePropertiesEx(result.token) if result.token else None
         return rows
     finally:
-        view.DestroyView()
+        try:
+            view.DestroyView()
+        except vmodl.fault.ManagedObjectNotFound:
+            pass  # gone with an expired session
 
 
 class WaitTimeout(TimeoutError):
@@ -129,16 +158,24 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None)
     """Watch properties of some objects without polling: WaitForUpdatesEx on a private collector,
     so concurrent waits sharing one session do not disturb each other. Yields an iterator of the
     accumulated {moid: {path: value}} after each change; raises WaitTimeout at the deadline, and
-    WaitStopped within STOP_CHECK_SECONDS of the threading.Event `stop` being set."""
-    pc = vmodl.query.PropertyCollector
-    collector = si.content.propertyCollector.CreatePropertyCollector()
-    try:
-        collector.CreateFilter(
-            pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=obj) for obj in objects],
-                          propSet=[pc.PropertySpec(type=obj_type, pathSet=paths, all=False)]),
-            True,
-        )
+    WaitStopped within STOP_CHECK_SECONDS of the threading.Event `stop` being set.
 
+    A wait of any length: each long poll lasts at most POLL_SLICE_SECONDS, well below the socket
+    timeout. A session that expires meanwhile is logged in again by the stub; the collector died
+    with it, so it is made again and the wait goes on from the full state."""
+    pc = vmodl.query.PropertyCollector
+    spec = pc.FilterSpec(objectSet=[pc.ObjectSpec(obj=obj) for obj in objects],
+                         propSet=[pc.PropertySpec(type=obj_type, pathSet=paths, all=False)])
+    holder = {"collector": None}
+
+    def new_collector():
+        collector = si.content.propertyCollector.CreatePropertyCollector()
+        collector.CreateFilter(spec, True)
+        holder["collector"] = collector
+        return collector
+
+    new_collector()
+    try:
         def updates():
             state: dict[str, dict] = {}
             version = ""
@@ -149,8 +186,16 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(f"still waiting after {timeout:g} s")
-                wait = remaining if stop is None else min(remaining, STOP_CHECK_SECONDS)
-                update = collector.WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(wait))))
+                wait = min(remaining, POLL_SLICE_SECONDS if stop is None else STOP_CHECK_SECONDS)
+                try:
+                    update = holder["collector"].WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(wait))))
+                except vmodl.fault.ManagedObjectNotFound as fault:
+                    if not _is_session_object(fault):
+                        raise
+                    log.info("the session expired during a wait; watching again with a new collector")
+                    new_collector()
+                    version = ""
+                    continue
                 if update is None:
                     continue  # that slice of the wait passed quietly
                 version = update.version
@@ -162,7 +207,10 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None)
 
         yield updates()
     finally:
-        collector.Destroy()
+        try:
+            holder["collector"].Destroy()
+        except Exception:  # gone with its session, or vCenter unreachable: nothing left to free
+            log.debug("could not destroy a property collector", exc_info=True)
 
 
 def wait_for_tasks(si, tasks, timeout: float = 300.0) -> dict[str, dict]:
@@ -180,3 +228,94 @@ def wait_for_tasks(si, tasks, timeout: float = 300.0) -> dict[str, dict]:
                     return state
     except WaitTimeout:
         raise TaskTimeout(f"{len(pending)} vCenter task(s) still running after {timeout:g} s: {sorted(pending)}") from None
+
+
+class TaskGone(Exception):
+    """vCenter no longer knows the task (it restarted, or purged old tasks): look for its result instead."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    ok: bool
+    result: object = None  # e.g. the VM a clone made (a managed object)
+    error: str = ""  # vCenter's words when not ok
+    fault: str = ""  # the fault's name, for code that must tell faults apart (e.g. DuplicateName)
+
+
+def task_outcome(si, task_moid: str, budget: float) -> TaskOutcome | None:
+    """How the vCenter task ended, waiting at most `budget` seconds; None while it still runs. Tasks
+    belong to vCenter, not to a session: any session can follow a task another one started."""
+    task = vim.Task(task_moid, si._stub)
+    try:
+        with watching(si, [task], vim.Task, ["info.state", "info.error", "info.result"], budget) as updates:
+            for state in updates:
+                values = state.get(task_moid, {})
+                if values.get("info.state") == "success":
+                    return TaskOutcome(True, values.get("info.result"))
+                if values.get("info.state") == "error":
+                    error = values.get("info.error")
+                    fault = getattr(error, "fault", error)
+                    name = type(fault).__name__.rsplit(".", 1)[-1] if fault is not None else ""
+                    return TaskOutcome(False, error=task_error_text(error), fault=name)
+    except WaitTimeout:
+        return None
+    except vmodl.fault.ManagedObjectNotFound as fault:
+        if getattr(getattr(fault, "obj", None), "_moId", task_moid) == task_moid:
+            raise TaskGone(task_moid) from None
+        raise
+    return None
+
+
+def task_error_text(error) -> str:
+    """A task's error (a LocalizedMethodFault) as vCenter words it."""
+    if error is None:
+        return "vCenter gave no details"
+    localized = getattr(error, "localizedMessage", None)
+    fault = getattr(error, "fault", error)
+    return localized or explain_fault(fault) or "vCenter gave no details"
+
+
+# --- vCenter trouble in words ---------------------------------------------------------------------
+
+
+def unreachable_reason(exc: BaseException, where: str = "vCenter") -> str:
+    """Words for an exception that means vCenter cannot be reached now (worth waiting for), or "".
+    where: how to name it, e.g. "vCenter vc.example.com:443"."""
+    if isinstance(exc, HostUnreachable):
+        return f"{where} cannot be reached: {exc.reason}." if exc.reason else str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ""  # not a network problem: a changed certificate is refused, not waited for
+    if isinstance(exc, (ConnectionError, TimeoutError, http.client.HTTPException)) or (
+            isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)):
+        return f"{where} cannot be reached: {network_reason(exc, SOCKET_TIMEOUT)}."
+    return ""
+
+
+FAULT_WORDS = {
+    "NotAuthenticated": "the vCenter session ended and could not be renewed; check the vCenter user and password",
+    "NoPermission": "the vCenter user lacks a permission for this; give it the Administrator role on the datacenter",
+    "InvalidLogin": "vCenter refused the user name or password; update them on the vCenter page",
+}
+
+
+def explain_fault(exc: BaseException) -> str:
+    """A vCenter fault in vCenter's own words (its localized message), or "" for anything else."""
+    if isinstance(exc, vmodl.fault.ManagedObjectNotFound):
+        moid = getattr(getattr(exc, "obj", None), "_moId", "")
+        return (f"The vCenter object {moid} no longer exists (deleted or moved in vCenter meanwhile). "
+                "Retry: what is gone is made again.")
+    if isinstance(exc, vmodl.MethodFault):
+        name = type(exc).__name__.rsplit(".", 1)[-1]
+        messages = [m.message for m in exc.faultMessage or [] if getattr(m, "message", None)]
+        text = exc.msg or "; ".join(messages)
+        if name in FAULT_WORDS:
+            return f"vCenter said: {FAULT_WORDS[name]}" + (f" ({text})." if text else ".")
+        return f"vCenter refused the request: {text or _spaced(name)}."
+    return ""
+
+
+def _spaced(name: str) -> str:
+    """"InvalidPowerState" -> "invalid power state": a fault with no message, named in words."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", " ", name).lower()

@@ -1,19 +1,25 @@
-"""The idempotent vCenter actions of a deployment's bring-up: folders, pools, clones, customization,
-anti-affinity rules, power, guest readiness, teardown.
+"""The idempotent vCenter actions of a deployment's bring-up and teardown: folders, pools, clones,
+customization, power, guest readiness, anti-affinity rules, removal.
 
 Rules (see DESIGN.md): every function looks before it creates and adopts what is ours. VMs carry the
 deployment tag in extraConfig ("vio-manager.deployment" = deployment id, "vio-manager.role");
-folders and resource pools cannot carry extraConfig, so they are found by name under their parent
-and the caller records their moids. Everything is read through the PropertyCollector (the 0.24.2
-simulator crashes on attribute access of unset top-level properties). Messages are for a vSphere
-administrator and never contain a secret.
+folders, resource pools and rules cannot carry extraConfig, so they have deterministic names and are
+found by name under their parent. Everything is read through the PropertyCollector.
+
+Each action that is a vCenter task has a start_* function that returns the task's moid at once
+(or None when there is nothing to do): the engine records it and follows the task with
+vsphere.task_outcome across as many short worker tasks as vCenter needs, so a clone of an hour
+never holds a worker, and a worker that dies leaves a task the next attempt adopts. The blocking
+forms (clone_vm, customize_vm, power_on, ...) start and wait, for scripts and tests. Messages are
+for a vSphere administrator and never contain a secret.
 """
 
 import logging
+import time
 
 from pyVmomi import vim, vmodl
 
-from inventory.clients.vsphere import WaitTimeout, collect, wait_for_tasks, watching
+from inventory.clients.vsphere import WaitTimeout, collect, explain_fault, task_outcome, watching
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,7 @@ CUSTOMIZED_KEY = "vio-manager.customized"
 # key as an inert option. Used so the simulated guest reports VMware Tools as running.
 SIMULATED_TOOLS_KEY = "SET.guest.toolsRunningStatus"
 TOOLS_RUNNING = "guestToolsRunning"
+POWERED_ON, POWERED_OFF = vim.VirtualMachinePowerState.poweredOn, vim.VirtualMachinePowerState.poweredOff
 
 
 class BuildError(Exception):
@@ -49,10 +56,29 @@ def _read(si, obj, paths: list[str]) -> dict:
     try:
         result = si.content.propertyCollector.RetrievePropertiesEx([spec], pc.RetrieveOptions())
     except vmodl.fault.ManagedObjectNotFound:
-        raise BuildError(f"{_kind(obj)} {obj._moId} no longer exists in vCenter.") from None
+        raise Gone(f"{_kind(obj)} {obj._moId} no longer exists in vCenter.") from None
     if not result or not result.objects:
-        raise BuildError(f"{_kind(obj)} {obj._moId} no longer exists in vCenter.")
+        raise Gone(f"{_kind(obj)} {obj._moId} no longer exists in vCenter.")
     return {p.name: p.val for p in result.objects[0].propSet or []}
+
+
+class Gone(BuildError):
+    """The object was deleted in vCenter (or never existed)."""
+
+
+def exists(si, kind: str, moid: str) -> bool:
+    """Whether vCenter still has this object (kind: VirtualMachine, Folder, ResourcePool, ...)."""
+    try:
+        _read(si, _ref(si, getattr(vim, kind), moid), ["name"])
+    except Gone:
+        return False
+    return True
+
+
+def existing(si, kinds: set[str]) -> dict[str, set[str]]:
+    """{type name: moids of every object of that type}: one round trip per type, to check many
+    recorded objects at once (VirtualMachine, Folder, ResourcePool, ...)."""
+    return {kind: {row["_obj"]._moId for row in collect(si, getattr(vim, kind), ["name"])} for kind in kinds}
 
 
 def _kind(obj) -> str:
@@ -63,28 +89,6 @@ def _tags(row: dict) -> dict:
     return {option.key: option.value for option in row.get("config.extraConfig") or []}
 
 
-def fault_text(fault) -> str:
-    """A short human text for a vCenter fault: its type and message."""
-    if fault is None:
-        return "no details given"
-    if isinstance(fault, vmodl.MethodFault):
-        messages = [m.message for m in fault.faultMessage or [] if getattr(m, "message", None)]
-        text = fault.msg or "; ".join(messages)
-        return _kind(fault) + (f" ({text})" if text else "")
-    return str(fault)
-
-
-def _run_task(si, task, what: str, timeout: float):
-    """Wait for one task; return its result, or raise BuildError naming `what` and vCenter's fault."""
-    try:
-        state = wait_for_tasks(si, [task], timeout=timeout)[task._moId]
-    except WaitTimeout:
-        raise BuildError(f"{what}: vCenter task {task._moId} was still running after {timeout:g} s.") from None
-    if state.get("info.state") == "error":
-        raise BuildError(f"{what} failed: vCenter said {fault_text(state.get('info.error'))}.")
-    return state.get("info.result")
-
-
 def _child_by_name(si, kind, parent, name: str):
     """The direct child of `parent` of this type with this name, or None."""
     for row in collect(si, kind, ["name", "parent"], root=parent):
@@ -93,32 +97,71 @@ def _child_by_name(si, kind, parent, name: str):
     return None
 
 
+def _start(call, what: str) -> str:
+    """Start a vCenter task; its moid, or BuildError in vCenter's words when it is refused at once."""
+    try:
+        return call()._moId
+    except vmodl.MethodFault as fault:
+        raise BuildError(f"{what}: {explain_fault(fault)}") from None
+
+
+def wait_task(si, task_moid: str, what: str, timeout: float):
+    """Wait for a task (in slices: any length); its result, or BuildError naming `what` in vCenter's words."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = task_outcome(si, task_moid, max(1.0, min(30.0, deadline - time.monotonic())))
+        if outcome is not None:
+            if not outcome.ok:
+                raise BuildError(f"{what} failed: {outcome.error}")
+            return outcome.result
+        if time.monotonic() >= deadline:
+            raise BuildError(f"{what}: vCenter task {task_moid} was still running after {timeout:g} s.")
+
+
 # --- folders and resource pools -------------------------------------------------------------------
+
+
+def vm_folder_of(si, datacenter_moid: str):
+    return _read(si, _ref(si, vim.Datacenter, datacenter_moid), ["vmFolder"])["vmFolder"]
+
+
+def root_pool_of(si, cluster_moid: str):
+    root = _read(si, _ref(si, vim.ClusterComputeResource, cluster_moid), ["resourcePool"]).get("resourcePool")
+    if root is None:
+        raise BuildError(f"Cluster {cluster_moid} has no root resource pool.")
+    return root
+
+
+def find_folder(si, datacenter_moid: str, name: str) -> str | None:
+    found = _child_by_name(si, vim.Folder, vm_folder_of(si, datacenter_moid), name)
+    return found._moId if found is not None else None
+
+
+def find_pool(si, cluster_moid: str, name: str) -> str | None:
+    found = _child_by_name(si, vim.ResourcePool, root_pool_of(si, cluster_moid), name)
+    return found._moId if found is not None else None
 
 
 def ensure_folder(si, datacenter_moid: str, name: str) -> str:
     """The moid of the VM folder `name` directly under the datacenter's VM folder; created if missing."""
-    vm_folder = _read(si, _ref(si, vim.Datacenter, datacenter_moid), ["vmFolder"])["vmFolder"]
+    vm_folder = vm_folder_of(si, datacenter_moid)
     found = _child_by_name(si, vim.Folder, vm_folder, name)
     if found is not None:
         return found._moId
     try:
         return vm_folder.CreateFolder(name)._moId
     except vim.fault.DuplicateName:  # made meanwhile by someone else: adopt it
-        # Look again by name: the 0.24.2 simulator puts the *parent* in DuplicateName.object.
         existing = _child_by_name(si, vim.Folder, vm_folder, name)
         if existing is None:
             raise BuildError(f"The folder '{name}' exists but could not be read back.") from None
         return existing._moId
     except vmodl.MethodFault as fault:
-        raise BuildError(f"Creating the VM folder '{name}' failed: vCenter said {fault_text(fault)}.") from None
+        raise BuildError(f"Creating the VM folder '{name}' failed: {explain_fault(fault)}") from None
 
 
 def ensure_resource_pool(si, cluster_moid: str, name: str) -> str:
     """The moid of resource pool `name` directly under the cluster's root pool; created if missing."""
-    root = _read(si, _ref(si, vim.ClusterComputeResource, cluster_moid), ["resourcePool"]).get("resourcePool")
-    if root is None:
-        raise BuildError(f"Cluster {cluster_moid} has no root resource pool.")
+    root = root_pool_of(si, cluster_moid)
     found = _child_by_name(si, vim.ResourcePool, root, name)
     if found is not None:
         return found._moId
@@ -134,27 +177,44 @@ def ensure_resource_pool(si, cluster_moid: str, name: str) -> str:
             raise BuildError(f"The resource pool '{name}' exists but could not be read back.") from None
         return existing._moId
     except vmodl.MethodFault as fault:
-        raise BuildError(f"Creating the resource pool '{name}' failed: vCenter said {fault_text(fault)}.") from None
+        raise BuildError(f"Creating the resource pool '{name}' failed: {explain_fault(fault)}") from None
 
 
-def remove_folder_if_empty(si, folder_moid: str) -> bool:
-    """Destroy the folder if it holds nothing; True if it is gone (or was already)."""
-    folder = _ref(si, vim.Folder, folder_moid)
+def start_remove_if_empty(si, kind: str, moid: str) -> str | None:
+    """Start destroying an empty folder or resource pool: the task's moid; None when it is already
+    gone. BuildError when it still holds something (a folder its children, a pool its VMs or pools):
+    nothing of anyone else's is ever removed with it."""
+    obj = _ref(si, getattr(vim, kind), moid)
+    paths = ["name", "childEntity"] if kind == "Folder" else ["name", "vm", "resourcePool"]
     try:
-        children = _read(si, folder, ["childEntity"]).get("childEntity") or []
-    except BuildError:
-        return True
-    if children:
-        log.info("folder %s still holds %d object(s): kept", folder_moid, len(children))
+        row = _read(si, obj, paths)
+    except Gone:
+        return None
+    held = [o._moId for path in paths[1:] for o in row.get(path) or []]
+    if held:
+        raise BuildError(f"The {'folder' if kind == 'Folder' else 'resource pool'} '{row.get('name')}' ({moid}) "
+                         f"still holds {', '.join(held[:5])}{' …' if len(held) > 5 else ''}: not removed. "
+                         "Move or delete those objects in vCenter, then retry.")
+    return _start(obj.Destroy_Task, f"Removing {row.get('name')} ({moid})")
+
+
+def remove_folder_if_empty(si, folder_moid: str, timeout: float = 300.0) -> bool:
+    """Destroy the folder if it holds nothing; True if it is gone (or was already)."""
+    try:
+        task = start_remove_if_empty(si, "Folder", folder_moid)
+    except BuildError as exc:
+        log.info("%s", exc)
         return False
-    _run_task(si, folder.Destroy_Task(), f"Removing folder {folder_moid}", 120)
+    if task:
+        wait_task(si, task, f"Removing folder {folder_moid}", timeout)
     return True
 
 
 # --- VMs ------------------------------------------------------------------------------------------
 
 
-def _deployment_vms(si, deployment_id: str, extra: list[str] = (), within: str | None = None) -> list[dict]:
+def deployment_vms(si, deployment_id: str, extra: list[str] = (), within: str | None = None) -> list[dict]:
+    """Rows (name, extraConfig, extra paths, "_obj") of every VM tagged with this deployment."""
     root = _ref(si, vim.Folder, within) if within else None
     rows = collect(si, vim.VirtualMachine, ["name", "config.extraConfig", *extra], root=root)
     return [row for row in rows if _tags(row).get(DEPLOYMENT_KEY) == str(deployment_id)]
@@ -164,81 +224,57 @@ def find_vm(si, deployment_id: str, vm_name: str, within: str | None = None) -> 
     """The moid of this deployment's VM called vm_name (by tag and name), or None. within: the
     folder the deployment's VMs are made in; reading only it keeps the look cheap in a vCenter of
     thousands of VMs (teardown still searches everywhere, by tag)."""
-    for row in _deployment_vms(si, deployment_id, within=within):
+    for row in deployment_vms(si, deployment_id, within=within):
         if row.get("name") == vm_name:
             return row["_obj"]._moId
     return None
 
 
-def clone_vm(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: str, datastore_moid: str,
-             deployment_id: str, role: str, timeout: float = 600.0, simulated_tools: bool = False,
-             network_moid: str | None = None, host_moid: str | None = None,
-             earlier_task: str | None = None, on_task=None) -> str:
-    """Clone the template into a tagged, powered-off VM and return its moid; adopt it if it exists.
+def start_clone(si, *, template_moid: str, name: str, folder_moid: str, pool_moid: str, datastore_moid: str,
+                deployment_id: str, role: str, host_moid: str | None = None, network_moid: str | None = None,
+                num_cpus: int | None = None, memory_mb: int | None = None, disk_gb: int | None = None,
+                simulated_tools: bool = False) -> str:
+    """Start cloning the template into a tagged, powered-off VM of the given size on the given host,
+    pool and datastore; returns the clone task's moid.
 
     network_moid: a port group (standard or distributed) for the VM's first NIC; the template's
     first NIC is moved onto it, or a VMXNET3 NIC is added when the template has none (guest
-    customization needs exactly one NIC per fixed-IP setting).
-
-    simulated_tools: add the extraConfig key only the vCenter simulator honours to report VMware
-    Tools as running (tests and the embedded demo); never set it against a real vCenter.
-
-    earlier_task / on_task: the clone task an earlier attempt started (its worker died while
-    waiting) is waited for and its VM adopted, so no second clone starts; on_task(moid) is told
-    the new task's id before the wait, to be recorded for such a next attempt.
-    """
-    what = f"Cloning VM '{name}' (role {role}) from template {template_moid}"
-    if earlier_task:
-        adopted = _earlier_clone(si, earlier_task, what, timeout)
-        if adopted:
-            log.info("VM %s (%s) made by an earlier attempt's task %s: adopted", name, adopted, earlier_task)
-            return adopted
-    existing = find_vm(si, deployment_id, name, within=folder_moid)
-    if existing:
-        log.info("VM %s (%s) already exists: adopted", name, existing)
-        return existing
+    customization needs exactly one NIC per fixed-IP setting). disk_gb grows the first disk (never
+    shrinks it). simulated_tools: add the extraConfig key only the vCenter simulator honours to
+    report VMware Tools as running (tests and the embedded demo); never set against a real vCenter."""
     tags = {DEPLOYMENT_KEY: str(deployment_id), ROLE_KEY: role}
     if simulated_tools:
         tags[SIMULATED_TOOLS_KEY] = TOOLS_RUNNING
+    template = _ref(si, vim.VirtualMachine, template_moid)
+    config = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=k, value=v) for k, v in tags.items()])
+    if num_cpus:
+        config.numCPUs = num_cpus
+    if memory_mb:
+        config.memoryMB = memory_mb
+    devices = _read(si, template, ["config.hardware.device"]).get("config.hardware.device") or []
+    changes = []
+    if network_moid:
+        changes.append(_nic_change(si, devices, network_moid))
+    if disk_gb:
+        changes += _disk_growth(devices, disk_gb)
+    config.deviceChange = changes
     spec = vim.vm.CloneSpec(
         location=vim.vm.RelocateSpec(pool=_ref(si, vim.ResourcePool, pool_moid),
                                      datastore=_ref(si, vim.Datastore, datastore_moid),
                                      host=_ref(si, vim.HostSystem, host_moid) if host_moid else None),
-        config=vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=k, value=v) for k, v in tags.items()]),
-        powerOn=False,
-        template=False,
-    )
-    template = _ref(si, vim.VirtualMachine, template_moid)
-    if network_moid:
-        spec.config.deviceChange = [_nic_change(si, template, network_moid)]
-    try:
-        task = template.CloneVM_Task(folder=_ref(si, vim.Folder, folder_moid), name=name, spec=spec)
-        if on_task:
-            on_task(task._moId)
-        result = _run_task(si, task, what, timeout)
-    except vmodl.MethodFault as fault:
-        _remove_half_made(si, deployment_id, name, folder_moid)
-        raise BuildError(f"{what} failed: vCenter said {fault_text(fault)}.") from None
-    except BuildError:
-        _remove_half_made(si, deployment_id, name, folder_moid)
-        raise
-    if result is None:
-        raise BuildError(f"{what} reported success but returned no VM.")
-    log.info("VM %s cloned as %s", name, result._moId)
-    return result._moId
+        config=config, powerOn=False, template=False)
+    return _start(lambda: template.CloneVM_Task(folder=_ref(si, vim.Folder, folder_moid), name=name, spec=spec),
+                  f"Cloning VM '{name}' (role {role})")
 
 
-def _earlier_clone(si, task_moid: str, what: str, timeout: float) -> str | None:
-    """The VM an earlier attempt's clone task made (waiting for it if it still runs), or None when
-    that task failed or vCenter no longer knows it (then the caller looks for the VM itself)."""
-    try:
-        result = _run_task(si, _ref(si, vim.Task, task_moid), what, timeout)
-    except vmodl.fault.ManagedObjectNotFound:
-        return None
-    except BuildError as exc:
-        log.info("the earlier clone task %s did not make the VM: %s", task_moid, exc)
-        return None
-    return result._moId if result is not None else None
+def _disk_growth(devices, disk_gb: int) -> list:
+    disk = next((d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)), None)
+    wanted = disk_gb * 1024 * 1024
+    if disk is None or (disk.capacityInKB or 0) >= wanted:
+        return []
+    disk.capacityInKB = wanted
+    disk.capacityInBytes = wanted * 1024
+    return [vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)]
 
 
 _BACKINGS: dict[tuple[str, str], tuple] = {}  # (vCenter, network moid) -> how a NIC attaches to it
@@ -266,10 +302,9 @@ def _backing(si, network_moid: str):
     return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=first, network=_ref(si, vim.Network, second))
 
 
-def _nic_change(si, template, network_moid: str):
+def _nic_change(si, devices, network_moid: str):
     """A device change that puts the clone's first NIC on the network (edit, or add if none)."""
     backing = _backing(si, network_moid)
-    devices = _read(si, template, ["config.hardware.device"]).get("config.hardware.device") or []
     nic = next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
     operation = "edit"
     if nic is None:
@@ -280,31 +315,52 @@ def _nic_change(si, template, network_moid: str):
     return vim.vm.device.VirtualDeviceSpec(operation=operation, device=nic)
 
 
-def _remove_half_made(si, deployment_id: str, name: str, folder_moid: str) -> None:
+def remove_half_made(si, deployment_id: str, name: str, folder_moid: str) -> None:
+    """Delete what a failed clone of this VM may have left (vCenter can leave a VM behind)."""
     moid = find_vm(si, deployment_id, name, within=folder_moid)
     if moid:
         log.warning("removing VM %s (%s) left by a failed clone", name, moid)
         try:
-            _destroy_vm(si, _ref(si, vim.VirtualMachine, moid), None)
+            destroy_vm(si, moid)
         except BuildError as exc:
             log.warning("could not remove %s: %s", name, exc)
 
 
-def customize_vm(si, vm_moid: str, *, hostname: str, ip: str, netmask: str, gateway: str,
-                 dns_servers: list[str], domain: str, timeout: float = 300.0) -> None:
-    """Apply a Linux guest customization (host name, one NIC with a fixed IP); once per IP.
+def clone_vm(si, *, name: str, deployment_id: str, folder_moid: str, timeout: float = 600.0, **spec) -> str:
+    """Blocking form: adopt this deployment's VM `name` if it exists, else clone it and wait."""
+    existing = find_vm(si, deployment_id, name, within=folder_moid)
+    if existing:
+        return existing
+    what = f"Cloning VM '{name}'"
+    task = start_clone(si, name=name, deployment_id=deployment_id, folder_moid=folder_moid, **spec)
+    try:
+        result = wait_task(si, task, what, timeout)
+    except BuildError:
+        remove_half_made(si, deployment_id, name, folder_moid)
+        raise
+    if result is None:
+        raise BuildError(f"{what} reported success but returned no VM.")
+    return result._moId
 
-    The VM must be powered off (vCenter's rule). Afterwards the VM is tagged
-    "vio-manager.customized" = ip, so running this again with the same IP does nothing.
-    """
-    vm = _ref(si, vim.VirtualMachine, vm_moid)
-    row = _read(si, vm, ["name", "config.extraConfig", "runtime.powerState"])
-    name = row.get("name", vm_moid)
+
+# --- customization, power, guest --------------------------------------------------------------------
+
+
+def needs_customization(si, vm_moid: str, ip: str) -> bool:
+    """False when the VM is customized with this IP already (our mark); BuildError when it must be
+    but cannot be, being powered on (vCenter customizes powered-off VMs only)."""
+    row = _read(si, _ref(si, vim.VirtualMachine, vm_moid), ["name", "config.extraConfig", "runtime.powerState"])
     if _tags(row).get(CUSTOMIZED_KEY) == ip:
-        log.info("VM %s already customized with %s", name, ip)
-        return
-    if row.get("runtime.powerState") != vim.VirtualMachinePowerState.poweredOff:
-        raise BuildError(f"VM '{name}' must be powered off to be customized (it is {row.get('runtime.powerState')}).")
+        return False
+    if row.get("runtime.powerState") != POWERED_OFF:
+        raise BuildError(f"VM '{row.get('name', vm_moid)}' must be powered off to be customized "
+                         f"(it is {row.get('runtime.powerState')}): power it off in vCenter, then retry.")
+    return True
+
+
+def start_customize(si, vm_moid: str, *, hostname: str, ip: str, netmask: str, gateway: str,
+                    dns_servers: list[str], domain: str) -> str:
+    """Start a Linux guest customization (host name, one NIC with a fixed IP); the task's moid."""
     spec = vim.vm.customization.Specification(
         identity=vim.vm.customization.LinuxPrep(hostName=vim.vm.customization.FixedName(name=hostname),
                                                 domain=domain),
@@ -314,122 +370,198 @@ def customize_vm(si, vm_moid: str, *, hostname: str, ip: str, netmask: str, gate
             ip=vim.vm.customization.FixedIp(ipAddress=ip), subnetMask=netmask,
             gateway=[gateway] if gateway else [], dnsServerList=list(dns_servers)))],
     )
-    what = f"Customizing VM '{name}' as {hostname} ({ip})"
+    vm = _ref(si, vim.VirtualMachine, vm_moid)
+    return _start(lambda: vm.CustomizeVM_Task(spec), f"Customizing VM {vm_moid} as {hostname} ({ip})")
+
+
+def start_mark_customized(si, vm_moid: str, ip: str) -> str:
+    """Record on the VM that it is customized with this IP (so a later attempt does not do it again)."""
+    vm = _ref(si, vim.VirtualMachine, vm_moid)
+    tag = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=CUSTOMIZED_KEY, value=ip)])
+    return _start(lambda: vm.ReconfigVM_Task(tag), f"Marking VM {vm_moid} as customized")
+
+
+def customize_vm(si, vm_moid: str, *, ip: str, timeout: float = 300.0, **settings) -> None:
+    """Blocking form: customize once per IP, then mark the VM."""
+    if not needs_customization(si, vm_moid, ip):
+        return
+    wait_task(si, start_customize(si, vm_moid, ip=ip, **settings), f"Customizing VM {vm_moid} ({ip})", timeout)
+    wait_task(si, start_mark_customized(si, vm_moid, ip), f"Marking VM {vm_moid} as customized", timeout)
+
+
+def power_state(si, vm_moid: str) -> str:
+    return _read(si, _ref(si, vim.VirtualMachine, vm_moid), ["runtime.powerState"]).get("runtime.powerState")
+
+
+def start_power_on(si, vm_moid: str) -> str | None:
+    """Start powering the VM on; None when it is on already."""
+    if power_state(si, vm_moid) == POWERED_ON:
+        return None
+    vm = _ref(si, vim.VirtualMachine, vm_moid)
+    return _start(vm.PowerOnVM_Task, f"Powering on VM {vm_moid}")
+
+
+def start_power_off(si, vm_moid: str) -> str | None:
+    """Start powering the VM off; None when it is off already (or gone)."""
     try:
-        _run_task(si, vm.CustomizeVM_Task(spec), what, timeout)
-        tag = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=CUSTOMIZED_KEY, value=ip)])
-        _run_task(si, vm.ReconfigVM_Task(tag), f"Tagging VM '{name}' as customized", timeout)
-    except vmodl.MethodFault as fault:
-        raise BuildError(f"{what} failed: vCenter said {fault_text(fault)}.") from None
+        if power_state(si, vm_moid) == POWERED_OFF:
+            return None
+    except Gone:
+        return None
+    vm = _ref(si, vim.VirtualMachine, vm_moid)
+    return _start(vm.PowerOffVM_Task, f"Powering off VM {vm_moid}")
 
 
 def power_on(si, vm_moid: str, timeout: float = 300.0) -> None:
-    """Power the VM on; a VM that is already on is left alone."""
-    vm = _ref(si, vim.VirtualMachine, vm_moid)
-    row = _read(si, vm, ["name", "runtime.powerState"])
-    if row.get("runtime.powerState") == vim.VirtualMachinePowerState.poweredOn:
+    """Blocking form; a VM that is on already (or is powered on meanwhile) is what we wanted."""
+    task = start_power_on(si, vm_moid)
+    if task is None:
         return
-    name = row.get("name", vm_moid)
     try:
-        _run_task(si, vm.PowerOnVM_Task(), f"Powering on VM '{name}'", timeout)
-    except vmodl.MethodFault as fault:
-        raise BuildError(f"Powering on VM '{name}' failed: vCenter said {fault_text(fault)}.") from None
+        wait_task(si, task, f"Powering on VM {vm_moid}", timeout)
     except BuildError:
-        # Someone else powered it on meanwhile (InvalidPowerState): that is what we wanted.
-        if _read(si, vm, ["runtime.powerState"]).get("runtime.powerState") != vim.VirtualMachinePowerState.poweredOn:
+        if power_state(si, vm_moid) != POWERED_ON:
             raise
 
 
-def wait_for_guest(si, vm_moid: str, expected_ip: str, timeout: float = 600.0, stop=None) -> dict:
-    """Wait (without polling) until the guest reports expected_ip and VMware Tools running.
-
-    Returns {"ip", "hostname", "tools"}; raises GuestWaitTimeout (a BuildError and a WaitTimeout),
-    or WaitStopped soon after the threading.Event `stop` is set.
-    """
+def guest_ready(si, vm_moid: str, expected_ip: str, budget: float, stop=None) -> dict:
+    """Wait at most `budget` seconds (without polling) for the guest to report expected_ip and VMware
+    Tools running. Returns {"ip", "hostname", "tools", "ready"}: ready False with what the guest
+    reports so far when the budget ran out. WaitStopped soon after the Event `stop` is set."""
     vm = _ref(si, vim.VirtualMachine, vm_moid)
     paths = ["guest.ipAddress", "guest.hostName", "guest.toolsRunningStatus"]
     seen: dict = {}
     try:
-        with watching(si, [vm], vim.VirtualMachine, paths, timeout, stop=stop) as updates:
+        with watching(si, [vm], vim.VirtualMachine, paths, budget, stop=stop) as updates:
             for state in updates:
                 seen = state.get(vm_moid, {})
                 if seen.get("guest.ipAddress") == expected_ip and seen.get("guest.toolsRunningStatus") == TOOLS_RUNNING:
-                    return {"ip": expected_ip, "hostname": seen.get("guest.hostName"), "tools": TOOLS_RUNNING}
+                    return {"ip": expected_ip, "hostname": seen.get("guest.hostName"), "tools": TOOLS_RUNNING,
+                            "ready": True}
     except WaitTimeout:
         pass
-    raise GuestWaitTimeout(
-        f"VM {vm_moid} did not come up within {timeout:g} s: it reports IP {seen.get('guest.ipAddress') or 'none'} "
-        f"(expected {expected_ip}) and VMware Tools {seen.get('guest.toolsRunningStatus') or 'unknown'}."
-    )
+    return {"ip": seen.get("guest.ipAddress") or "", "hostname": seen.get("guest.hostName"),
+            "tools": seen.get("guest.toolsRunningStatus") or "unknown", "ready": False}
 
 
-def _destroy_vm(si, vm, power_state) -> None:
-    if power_state is None:
-        power_state = _read(si, vm, ["runtime.powerState"]).get("runtime.powerState")
-    if power_state != vim.VirtualMachinePowerState.poweredOff:
+def wait_for_guest(si, vm_moid: str, expected_ip: str, timeout: float = 600.0, stop=None) -> dict:
+    """Blocking form; GuestWaitTimeout (a BuildError and a WaitTimeout) when the guest is not up in time."""
+    guest = guest_ready(si, vm_moid, expected_ip, timeout, stop)
+    if not guest.pop("ready"):
+        raise GuestWaitTimeout(
+            f"VM {vm_moid} did not come up within {timeout:g} s: it reports IP {guest['ip'] or 'none'} "
+            f"(expected {expected_ip}) and VMware Tools {guest['tools']}.")
+    return guest
+
+
+def start_destroy_vm(si, vm_moid: str) -> str | None:
+    """Start deleting a powered-off VM (or template); None when it is gone already."""
+    if not exists(si, "VirtualMachine", vm_moid):
+        return None
+    return _start(_ref(si, vim.VirtualMachine, vm_moid).Destroy_Task, f"Deleting VM {vm_moid}")
+
+
+def destroy_vm(si, vm_moid: str, timeout: float = 300.0) -> None:
+    """Blocking form: power off, then delete."""
+    task = start_power_off(si, vm_moid)
+    if task:
         try:
-            _run_task(si, vm.PowerOffVM_Task(), f"Powering off VM {vm._moId}", 300)
+            wait_task(si, task, f"Powering off VM {vm_moid}", timeout)
         except BuildError:
-            if _read(si, vm, ["runtime.powerState"]).get("runtime.powerState") != "poweredOff":
+            if exists(si, "VirtualMachine", vm_moid) and power_state(si, vm_moid) != POWERED_OFF:
                 raise
-    _run_task(si, vm.Destroy_Task(), f"Deleting VM {vm._moId}", 300)
+    task = start_destroy_vm(si, vm_moid)
+    if task:
+        try:
+            wait_task(si, task, f"Deleting VM {vm_moid}", timeout)
+        except BuildError:
+            if exists(si, "VirtualMachine", vm_moid):
+                raise
 
 
 def destroy_deployment_vms(si, deployment_id: str) -> list[str]:
-    """Power off and delete every VM tagged with this deployment; returns the moids deleted."""
+    """Blocking form: power off and delete every VM tagged with this deployment; the moids deleted."""
     removed = []
-    for row in _deployment_vms(si, deployment_id, ["runtime.powerState"]):
-        vm = row["_obj"]
-        try:
-            _destroy_vm(si, vm, row.get("runtime.powerState"))
-        except vmodl.MethodFault as fault:
-            raise BuildError(f"Deleting VM '{row.get('name')}' failed: vCenter said {fault_text(fault)}.") from None
-        log.info("VM %s (%s) deleted", row.get("name"), vm._moId)
-        removed.append(vm._moId)
+    for row in deployment_vms(si, deployment_id):
+        destroy_vm(si, row["_obj"]._moId)
+        log.info("VM %s (%s) deleted", row.get("name"), row["_obj"]._moId)
+        removed.append(row["_obj"]._moId)
     return removed
 
 
 # --- anti-affinity rules ----------------------------------------------------------------------------
 
 
-def _rules(si, cluster):
-    config = _read(si, cluster, ["configurationEx"]).get("configurationEx")
-    return list(getattr(config, "rule", None) or [])
+def rules(si, cluster_moid: str) -> dict[str, object]:
+    """{rule name: rule} of the cluster."""
+    config = _read(si, _ref(si, vim.ClusterComputeResource, cluster_moid), ["configurationEx"]).get("configurationEx")
+    return {rule.name: rule for rule in getattr(config, "rule", None) or []}
 
 
-def _reconfigure_rules(si, cluster, rule_spec, what: str, timeout: float) -> None:
+def _reconfigure_rules(si, cluster_moid: str, rule_spec, what: str) -> str:
+    cluster = _ref(si, vim.ClusterComputeResource, cluster_moid)
     spec = vim.cluster.ConfigSpecEx(rulesSpec=[rule_spec])
-    try:
-        _run_task(si, cluster.ReconfigureComputeResource_Task(spec, True), what, timeout)
-    except vmodl.MethodFault as fault:
-        raise BuildError(f"{what} failed: vCenter said {fault_text(fault)}.") from None
+    return _start(lambda: cluster.ReconfigureComputeResource_Task(spec, True), what)
+
+
+def start_anti_affinity(si, cluster_moid: str, rule_name: str, vm_moids: list[str]) -> str | None:
+    """Start making the rule that keeps the listed VMs on different hosts (add it, or edit it if its
+    VMs differ or it is disabled); None when it is right already."""
+    wanted = sorted(set(vm_moids))
+    vms = [_ref(si, vim.VirtualMachine, moid) for moid in wanted]
+    existing = rules(si, cluster_moid).get(rule_name)
+    if existing is None:
+        info = vim.cluster.AntiAffinityRuleSpec(name=rule_name, enabled=True, mandatory=False, vm=vms)
+        return _reconfigure_rules(si, cluster_moid, vim.cluster.RuleSpec(operation="add", info=info),
+                                  f"Adding anti-affinity rule '{rule_name}' on cluster {cluster_moid}")
+    if isinstance(existing, vim.cluster.AntiAffinityRuleSpec) and \
+            sorted(vm._moId for vm in existing.vm or []) == wanted and existing.enabled:
+        return None
+    info = vim.cluster.AntiAffinityRuleSpec(key=existing.key, name=rule_name, enabled=True, mandatory=False, vm=vms)
+    return _reconfigure_rules(si, cluster_moid, vim.cluster.RuleSpec(operation="edit", info=info),
+                              f"Updating anti-affinity rule '{rule_name}' on cluster {cluster_moid}")
+
+
+def start_rule_removal(si, cluster_moid: str, rule_name: str) -> str | None:
+    """Start removing the cluster rule with this name; None when there is none."""
+    existing = rules(si, cluster_moid).get(rule_name)
+    if existing is None:
+        return None
+    return _reconfigure_rules(si, cluster_moid, vim.cluster.RuleSpec(operation="remove", removeKey=existing.key),
+                              f"Removing rule '{rule_name}' from cluster {cluster_moid}")
 
 
 def ensure_anti_affinity(si, cluster_moid: str, rule_name: str, vm_moids: list[str], timeout: float = 300.0) -> None:
-    """Keep the listed VMs on different hosts: add the rule, or edit it if its VMs differ."""
-    cluster = _ref(si, vim.ClusterComputeResource, cluster_moid)
-    wanted = sorted(set(vm_moids))
-    vms = [_ref(si, vim.VirtualMachine, moid) for moid in wanted]
-    existing = next((r for r in _rules(si, cluster) if r.name == rule_name), None)
-    if existing is None:
-        info = vim.cluster.AntiAffinityRuleSpec(name=rule_name, enabled=True, mandatory=False, vm=vms)
-        _reconfigure_rules(si, cluster, vim.cluster.RuleSpec(operation="add", info=info),
-                           f"Adding anti-affinity rule '{rule_name}' on cluster {cluster_moid}", timeout)
-        return
-    if isinstance(existing, vim.cluster.AntiAffinityRuleSpec) and \
-            sorted(vm._moId for vm in existing.vm or []) == wanted and existing.enabled:
-        return
-    info = vim.cluster.AntiAffinityRuleSpec(key=existing.key, name=rule_name, enabled=True, mandatory=False, vm=vms)
-    _reconfigure_rules(si, cluster, vim.cluster.RuleSpec(operation="edit", info=info),
-                       f"Updating anti-affinity rule '{rule_name}' on cluster {cluster_moid}", timeout)
+    task = start_anti_affinity(si, cluster_moid, rule_name, vm_moids)
+    if task:
+        wait_task(si, task, f"Anti-affinity rule '{rule_name}'", timeout)
 
 
 def remove_rule(si, cluster_moid: str, rule_name: str, timeout: float = 300.0) -> bool:
     """Remove the cluster rule with this name; False if there was none."""
-    cluster = _ref(si, vim.ClusterComputeResource, cluster_moid)
-    existing = next((r for r in _rules(si, cluster) if r.name == rule_name), None)
-    if existing is None:
+    task = start_rule_removal(si, cluster_moid, rule_name)
+    if task is None:
         return False
-    _reconfigure_rules(si, cluster, vim.cluster.RuleSpec(operation="remove", removeKey=existing.key),
-                       f"Removing rule '{rule_name}' from cluster {cluster_moid}", timeout)
+    wait_task(si, task, f"Removing rule '{rule_name}'", timeout)
     return True
+
+
+# --- what is left -------------------------------------------------------------------------------------
+
+
+def leftovers(si, deployment_id: str, *, datacenter_moid: str | None, cluster_moid: str | None,
+              folder_name: str, pool_name: str, rule_names: list[str]) -> list[str]:
+    """Everything of this deployment still in vCenter, each named for people: its tagged VMs, its
+    folder, its resource pool, its rules. Empty after a complete teardown."""
+    left = [f"VM {row.get('name')} ({row['_obj']._moId})" for row in deployment_vms(si, deployment_id)]
+    if datacenter_moid:
+        folder = find_folder(si, datacenter_moid, folder_name)
+        if folder:
+            left.append(f"folder {folder_name} ({folder})")
+    if cluster_moid:
+        pool = find_pool(si, cluster_moid, pool_name)
+        if pool:
+            left.append(f"resource pool {pool_name} ({pool})")
+        present = rules(si, cluster_moid)
+        left += [f"rule {name}" for name in rule_names if name in present]
+    return left

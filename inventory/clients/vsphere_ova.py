@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 OVA_SHA256_KEY = "vio-manager.ova-sha256"
 ROLE_KEY = "vio-manager.role"
 TEMPLATE_ROLE = "appliance-template"
+# Written with the import spec, so even a half-made import carries it: "importing" until the disks
+# are uploaded and the VM is a template, then "complete". A later import removes a half-made one.
+IMPORT_STATE_KEY = "vio-manager.import-state"
 CHUNK_SIZE = 1024 * 1024
 
 
@@ -100,18 +103,57 @@ def _parse_manifest(text: str) -> dict[str, str]:
 
 
 def find_imported_template(si, ova_sha256: str) -> str | None:
-    """The moid of a template imported from the OVA with this SHA-256, or None.
+    """The moid of a complete template imported from the OVA with this SHA-256, or None.
 
     Reads through the PropertyCollector (one round trip; unset properties are simply absent).
     """
-    wanted = ova_sha256.lower()
-    for row in collect(si, vim.VirtualMachine, ["name", "config.template", "config.extraConfig"]):
-        if not row.get("config.template"):
-            continue
-        tags = {option.key: option.value for option in row.get("config.extraConfig") or []}
-        if str(tags.get(OVA_SHA256_KEY, "")).lower() == wanted:
+    for row in _imports(si, ova_sha256):
+        tags = _row_tags(row)
+        if row.get("config.template") and tags.get(IMPORT_STATE_KEY, "complete") == "complete":
             return row["_obj"]._moId
     return None
+
+
+def find_half_imports(si, ova_sha256: str, name: str) -> list[str]:
+    """Moids of what an import of this OVA left unfinished (a worker killed mid-upload): VMs tagged
+    with its checksum that are not complete templates, and untagged VMs with its deterministic name."""
+    complete = find_imported_template(si, ova_sha256)
+    found = []
+    for row in collect(si, vim.VirtualMachine, ["name", "config.template", "config.extraConfig"]):
+        moid = row["_obj"]._moId
+        tags = _row_tags(row)
+        ours = str(tags.get(OVA_SHA256_KEY, "")).lower() == ova_sha256.lower()
+        if moid != complete and (ours or (row.get("name") == name and OVA_SHA256_KEY not in tags)):
+            found.append(moid)
+    return found
+
+
+def _imports(si, ova_sha256: str) -> list[dict]:
+    wanted = ova_sha256.lower()
+    return [row for row in collect(si, vim.VirtualMachine, ["name", "config.template", "config.extraConfig"])
+            if str(_row_tags(row).get(OVA_SHA256_KEY, "")).lower() == wanted]
+
+
+def _row_tags(row: dict) -> dict:
+    return {option.key: option.value for option in row.get("config.extraConfig") or []}
+
+
+def network_refs(si, moids: dict[str, str]) -> dict:
+    """{OVF network name: the vCenter network (standard or distributed port group)} from moids."""
+    by_moid = {row["_obj"]._moId: row["_obj"] for row in collect(si, vim.Network, ["name"])}
+    missing = [moid for moid in moids.values() if moid not in by_moid]
+    if missing:
+        raise OvaImportError(f"The network {missing[0]} no longer exists in vCenter: sync the inventory and retry.")
+    return {name: by_moid[moid] for name, moid in moids.items()}
+
+
+def import_into(si, ova_path, *, datacenter_moid: str, pool_moid: str, datastore_moid: str,
+                networks: dict[str, str], **options) -> str:
+    """import_ova with objects named by their moids: {OVF network name: network moid}."""
+    stub = si._stub
+    return import_ova(si, ova_path, datacenter=vim.Datacenter(datacenter_moid, stub),
+                      resource_pool=vim.ResourcePool(pool_moid, stub), datastore=vim.Datastore(datastore_moid, stub),
+                      network_mapping=network_refs(si, networks), **options)
 
 
 def import_ova(si, ova_path, *, datacenter, resource_pool, folder=None, datastore, network_mapping: dict,
@@ -146,6 +188,12 @@ def import_ova(si, ova_path, *, datacenter, resource_pool, folder=None, datastor
         if item.path not in contents.files:
             raise OvaFormatError(f"The descriptor names {item.path}, which is not in {ova_path}.")
 
+    # Tagged from the first moment the VM exists: a half-made import is recognisable as ours.
+    config = getattr(result.importSpec, "configSpec", None)
+    if config is not None:
+        marks = {**{str(k): str(v) for k, v in tags.items()}, IMPORT_STATE_KEY: "importing"}
+        config.extraConfig = [o for o in config.extraConfig or [] if o.key not in marks] + [
+            vim.option.OptionValue(key=key, value=value) for key, value in marks.items()]
     try:
         lease = resource_pool.ImportVApp(result.importSpec, folder)
     except vmodl.MethodFault as fault:
@@ -388,7 +436,8 @@ def _tag_and_mark_as_template(si, vm, tags: dict, source: str) -> None:
                            + [f"{key}={value}" for key, value in sorted(tags.items())])
     spec = vim.vm.ConfigSpec(
         annotation=annotation,
-        extraConfig=[vim.option.OptionValue(key=str(key), value=str(value)) for key, value in tags.items()],
+        extraConfig=[vim.option.OptionValue(key=str(key), value=str(value)) for key, value in tags.items()]
+        + [vim.option.OptionValue(key=IMPORT_STATE_KEY, value="complete")],
     )
     state = wait_for_tasks(si, [vm.ReconfigVM_Task(spec)], timeout=120)
     error = next(iter(state.values())).get("info.error")

@@ -97,7 +97,8 @@
       var detail = row.querySelector(".step-detail");
       var wantRetry = Boolean(step.error && step.status === "failed" && data.run && data.run.can_retry);
       var shown = detail.dataset.shown || "";
-      var key = [step.error, (step.output && step.output.skipped) || "", wantRetry].join("\u0000");
+      var key = [step.error, (step.output && step.output.skipped) || "", wantRetry, step.waiting_for || "",
+        step.waiting_since || ""].join("\u0000");
       if (shown === key) {
         return; // unchanged: leave the cell (and a focused retry button) alone
       }
@@ -110,6 +111,8 @@
         }
       } else if (step.output && step.output.skipped) {
         detail.textContent = step.output.skipped;
+      } else if (step.waiting_for) {
+        cell(detail, "span", "Waiting for " + step.waiting_for + " since " + clock(step.waiting_since), "waiting");
       }
     });
   }
@@ -193,7 +196,7 @@
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (response.status === 404) {
-          stop("This deployment no longer exists.");
+          stop("This deployment no longer exists: it was torn down and deleted.");
           return null;
         }
         if (response.status === 401 || response.status === 403) {

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.engine.runner import request_cancel
+from deployments.services.run_actions import Refused, cancel
 from deployments.management import cli
 
 
@@ -14,11 +14,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         deployment = cli.find_deployment(options["deployment"])
-        run = deployment.latest_run
-        if not request_cancel(run):
-            if run is None:
-                raise CommandError(f"Not cancelled: {deployment.name} has no run.")
-            raise CommandError(f"Not cancelled: only a queued or running run can be cancelled, and run {run.number} "
-                               f"of {deployment.name} is {run.status}.")
+        try:
+            run = cancel(deployment)
+        except Refused as exc:
+            raise CommandError(f"Not stopped: {exc}") from None
         cli.audit("deployment.cancel", deployment, {"run": run.number})
-        self.stdout.write(f"Cancelling run {run.number} of {deployment.name}: running steps finish, no new step starts.")
+        self.stdout.write(f"Stopping run {run.number} of {deployment.name}: running steps finish, no new step starts.")

@@ -1,13 +1,14 @@
-"""manage.py retry DEPLOYMENT [--wait]: resume a failed run from its failed steps."""
+"""manage.py retry DEPLOYMENT [--wait]: resume a failed or stopped run from where it ended."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.engine.runner import retry
+from deployments.services.run_actions import Refused, resume
 from deployments.management import cli
 
 
 class Command(BaseCommand):
-    help = ("Resume a deployment's failed run from its failed steps, with the same inputs (exit 1 if refused). "
+    help = ("Resume a deployment's failed or stopped run from where it ended, with the same inputs; what its done "
+            "steps made is checked against vCenter first (exit 1 if refused). "
             "--wait follows it: exit 0 when it succeeds, 1 otherwise.")
 
     def add_arguments(self, parser):
@@ -21,11 +22,12 @@ class Command(BaseCommand):
         if run is None:
             raise CommandError(f"Not retried: {deployment.name} has no run.")
         since = run.events.order_by("-sequence").values_list("sequence", flat=True).first() or 0
-        if not retry(run):
-            raise CommandError(f"Not retried: only a failed run can be retried, and run {run.number} "
-                               f"of {deployment.name} is {run.status}.")
+        try:
+            resume(deployment)
+        except Refused as exc:
+            raise CommandError(f"Not resumed: {exc} Run {run.number} of {deployment.name} is {run.status}.") from None
         cli.audit("deployment.retry", deployment, {"run": run.number})
-        self.stdout.write(f"Retrying run {run.number} of {deployment.name} from its failed steps.")
+        self.stdout.write(f"Resuming run {run.number} of {deployment.name} from where it ended.")
         if options["wait"]:
             final = cli.follow(self.stdout, run, since=since, timeout=options["timeout"])
             self.stdout.write(cli.outcome(deployment, run, final))
