@@ -15,6 +15,8 @@ from inventory.clients.errors import (
     InvalidCredentials,
     NotAnNsxManager,
     NsxApiError,
+    NsxPermissionDenied,
+    NsxUnsafeXml,
     UnsupportedNsxVersion,
 )
 from inventory.clients.nsx import NsxClient, _parse_nsx_error
@@ -145,12 +147,51 @@ def test_vcenter_registration(client, vcsim):
 
 
 @pytest.mark.parametrize("username,password", [("admin", "wrong-password"), ("auditor", None)])
-def test_wrong_credentials(nsxv, username, password):
+@pytest.mark.parametrize("read", ["transport_zones", "version"])
+def test_wrong_credentials(nsxv, username, password, read):
+    """NSX-v refuses them with a bodiless 403 (the emulator does too): the client says what it means."""
+    logged_before = len(nsxv.running.stderr_lines)
     with nsxv.client(username=username, password=password or nsxv.password) as nsx:
         with pytest.raises(InvalidCredentials) as caught:
-            nsx.transport_zones()
+            getattr(nsx, read)()
+    assert '" 403 ' in "".join(nsxv.running.stderr_lines[logged_before:])
     message = str(caught.value)
-    assert username in message and nsxv.password not in message and "wrong-password" not in message
+    assert "wrong user name or password" in message and f"'{username}'" in message
+    assert nsxv.password not in message and "wrong-password" not in message
+
+
+def test_a_401_is_wrong_credentials_too(nsxv_faults, client):
+    """NSX answers 401 for a missing Authorization header or an expired token."""
+    nsxv_faults.inject(path="/api/2.0/vdn/controller", status=401, error_code=100, message="token expired")
+    with pytest.raises(InvalidCredentials, match="wrong user name or password"):
+        client.controllers()
+
+
+def test_a_403_with_an_nsx_error_is_a_missing_permission(nsxv_faults, client):
+    """NSX's own refusal of an operation carries its <error> with an errorCode: not a credentials problem."""
+    nsxv_faults.inject(
+        path="/api/2.0/vdn/switches",
+        status=403,
+        error_code=229,
+        module="core-services",
+        message="User 'admin' does not have the privileges to access this object.",
+    )
+    with pytest.raises(NsxApiError) as caught:
+        client.vds_contexts()
+    assert not isinstance(caught.value, InvalidCredentials)
+    assert (caught.value.status, caught.value.error_code) == (403, 229)
+    assert "lacks the permission" in str(caught.value) and "wrong user name" not in str(caught.value)
+
+
+def test_a_bodiless_403_from_the_appliance_api_with_good_credentials_is_a_permission(nsxv_faults, client):
+    """The appliance-management API refuses valid vCenter (SSO) users with an empty 403; one probe tells."""
+    nsxv_faults.inject(path="/api/1.0/appliance-management/global/info", status=403, body="empty")
+    logged_before = len(nsxv_faults.running.stderr_lines)
+    with pytest.raises(NsxPermissionDenied) as caught:
+        client.version()
+    assert "admin account" in str(caught.value) and "'admin'" in str(caught.value)
+    probes = [line for line in nsxv_faults.running.stderr_lines[logged_before:] if "/api/2.0/vdn/scopes" in line]
+    assert len(probes) == 1 and '" 200 ' in probes[0]
 
 
 def test_wrong_fingerprint_is_refused_before_any_request(nsxv):
@@ -206,6 +247,32 @@ def test_slow_manager_times_out(nsxv_faults):
         with pytest.raises(HostUnreachable) as caught:
             nsx.version()
     assert "did not answer within 0.5 s" in str(caught.value)
+
+
+# --- XML safety -----------------------------------------------------------------------------------
+
+
+def test_xml_with_a_dtd_and_entities_is_refused(nsxv_faults, client):
+    """The emulator's fault endpoint sends a document with a DTD, nested entities and an external entity."""
+    nsxv_faults.inject(path="/api/2.0/vdn/scopes", body="dtd", root="vdnScopes")
+    with pytest.raises(NsxUnsafeXml) as caught:
+        client.transport_zones()
+    message = str(caught.value)
+    assert "DTD" in message and "refused" in message and "injected" not in message
+    assert caught.value.code == "nsx_unsafe_xml" and isinstance(caught.value, NotAnNsxManager)
+    # In an error body too, which is parsed for NSX's errorCode.
+    nsxv_faults.inject(path="/api/4.0/edges", status=500, body="dtd")
+    with pytest.raises(NsxUnsafeXml):
+        client.edges()
+    assert [z.id for z in client.transport_zones()] == ["vdnscope-1"]  # the rules were used up
+
+
+def test_a_doctype_in_text_is_data_not_a_refusal(nsxv_faults, client):
+    """Only a real DTD is refused (the parser decides, not a byte search): escaped text saying <!DOCTYPE is read."""
+    nsxv_faults.inject(path="/api/4.0/edges", status=503, error_code=10003, message="proxy said <!DOCTYPE html>")
+    with pytest.raises(NsxApiError) as caught:
+        client.edges()
+    assert (caught.value.error_code, caught.value.details) == (10003, "proxy said <!DOCTYPE html>")
 
 
 def test_json_error_bodies_are_parsed_too(nsxv):

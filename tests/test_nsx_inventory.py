@@ -68,6 +68,7 @@ def test_nsx_pointed_at_vcenter_and_vcenter_pointed_at_nsx(nsxv, vcsim, vcenter)
 def test_wrong_nsx_password(nsxv, vcenter):
     manager = register_nsx(nsxv, vcenter, password="wrong-password")
     assert manager.status_code == "invalid_credentials" and "wrong-password" not in manager.status_message
+    assert "wrong user name or password" in manager.status_message and nsxv.username in manager.status_message
 
 
 def test_an_nsx_error_fails_the_sync_and_keeps_the_old_picture(nsxv_faults, vcenter):

@@ -269,12 +269,121 @@ def test_transport_zone_leaves_out_clusters_vio_does_not_prepare(vcsim_factory, 
     assert {f.findtext("installed") for f in ET.fromstring(body).iter("nwFabricFeatureStatus")} == {"false"}
 
 
+def test_objects_are_told_apart_by_type_not_by_moid_shape():
+    """vCenter's moids (domain-cN, dvs-N, datastore-N…) and its switch class (a VmwareDistributedVirtualSwitch)
+    are read as well as the simulator's: only the pyvmomi type decides what an object is."""
+    from pyVmomi import vim
+
+    from simulators.nsxv.vcenter import SWITCH_TYPE_NAME, _classify
+
+    rows = [
+        (vim.ClusterComputeResource("domain-c7"),
+         {"name": "Edge", "resourcePool": vim.ResourcePool("resgroup-8"), "host": [vim.HostSystem("host-9")]}),
+        (vim.HostSystem("host-9"), {"name": "esx-edge-01"}),
+        (vim.dvs.VmwareDistributedVirtualSwitch("dvs-21"), {"name": "vds-vcenter"}),
+        (vim.DistributedVirtualSwitch("switch-22"), {"name": "vds-simulator"}),
+        (vim.dvs.DistributedVirtualPortgroup("dvportgroup-23"), {"name": "VIO-External"}),
+        (vim.Network("network-24"), {"name": "VM Network"}),
+        (vim.OpaqueNetwork("network-o25"), {"name": "an NSX-T segment"}),
+        (vim.Datastore("datastore-26"), {"name": "vio-shared-nfs"}),
+        (vim.ResourcePool("resgroup-8"), {"name": "Resources"}),
+    ]
+    kinds = _classify(rows)
+    (cluster,) = kinds["clusters"]
+    assert (cluster.moid, cluster.resource_pool, cluster.hosts) == ("domain-c7", "resgroup-8", ("host-9",))
+    switches = [(s.moid, s.type_name) for s in kinds["switches"]]
+    assert switches == [("dvs-21", SWITCH_TYPE_NAME), ("switch-22", SWITCH_TYPE_NAME)]
+    assert [p.moid for p in kinds["portgroups"]] == ["dvportgroup-23"]
+    assert [n.moid for n in kinds["networks"]] == ["network-24"]  # neither the DVPG nor the opaque network
+    assert [d.moid for d in kinds["datastores"]] == ["datastore-26"] and [h.moid for h in kinds["hosts"]] == ["host-9"]
+
+
+def test_the_inventory_follows_vcenter(vcsim_factory, nsxv_factory):
+    """A cluster, a host and a switch added in vCenter appear in NSX, and vanish when removed; when vCenter
+    cannot be read, NSX keeps its last picture and reports the vCenter connection down."""
+    from pyVmomi import vim
+
+    from inventory.clients.vsphere import disconnect, wait_for_tasks
+
+    vcenter = vcsim_factory()
+    emulator = nsxv_factory("--edges", "1", "--vcenter-refresh", "0.2", vcenter=vcenter)
+
+    def seen() -> dict:
+        time.sleep(0.3)  # past --vcenter-refresh
+        status, _, body = emulator.request("GET", "/api/2.0/services/usermgmt/scopingobjects")
+        assert status == 200
+        return {o.findtext("objectId"): o.findtext("objectTypeName") for o in ET.fromstring(body).iter("object")}
+
+    si = vcenter.connect()
+    try:
+        datacenter = next(e for e in si.content.rootFolder.childEntity if isinstance(e, vim.Datacenter))
+        cluster = datacenter.hostFolder.CreateClusterEx("Compute-C", vim.cluster.ConfigSpecEx())
+        connect_spec = vim.host.ConnectSpec(hostName="esx-compc-01.vio.local", userName="root", password="x")
+        switch_spec = vim.DistributedVirtualSwitch.CreateSpec(
+            configSpec=vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(name="VIO-DSwitch-2")
+        )
+        tasks = [
+            cluster.AddHost_Task(spec=connect_spec, asConnected=True),
+            datacenter.networkFolder.CreateDVS_Task(switch_spec),
+        ]
+        wait_for_tasks(si, tasks, timeout=60)
+        host, switch = cluster.host[0], tasks[1].info.result
+        objects = seen()
+        assert objects[cluster._moId] == "ClusterComputeResource" and objects[host._moId] == "HostSystem"
+        assert objects[switch._moId] == "VmwareDistributedVirtualSwitch"
+        status, _, body = emulator.request("GET", "/api/2.0/vdn/switches")
+        assert switch._moId in {o.text for o in ET.fromstring(body).iter("objectId")}
+        status, _, body = emulator.request("GET", f"/api/2.0/nwfabric/status?resource={host._moId}")
+        assert status == 200
+        assert ET.fromstring(body).findtext("resourceStatus/resource/name") == "esx-compc-01.vio.local"
+
+        # (The 0.24.2 simulator cannot destroy a cluster: it has no ClusterComputeResource.Destroy_Task.)
+        wait_for_tasks(si, [switch.Destroy_Task(), host.Destroy_Task(), cluster.Rename_Task("Compute-D")], timeout=60)
+        objects = seen()
+        assert not {host._moId, switch._moId} & set(objects)
+        assert emulator.request("GET", f"/api/2.0/nwfabric/status?resource={host._moId}")[0] == 400
+        status, _, body = emulator.request("GET", f"/api/2.0/services/inventory/{cluster._moId}/basicinfo")
+        assert status == 200 and ET.fromstring(body).findtext("name") == "Compute-D"
+    finally:
+        disconnect(si)
+
+    status, _, body = emulator.request("GET", "/api/2.0/services/vcconfig/status")
+    assert ET.fromstring(body).findtext("connected") == "true"
+    vcenter.running.stop()
+    time.sleep(0.3)
+    status, _, body = emulator.request("GET", "/api/2.0/services/vcconfig/status")
+    assert status == 200 and ET.fromstring(body).findtext("connected") == "false"
+    assert emulator.request("GET", "/api/2.0/vdn/scopes")[0] == 200  # the last reading still serves
+
+
 def test_the_emulator_pins_its_vcenter_certificate(vcsim):
     from simulators.launcher import SimulatorError, start_nsxv
 
     impostor = dataclasses.replace(vcsim.running, fingerprint=":".join(["AB"] * 32))
     with pytest.raises(SimulatorError, match=f"certificate of {vcsim.host}:{vcsim.port} changed"):
         start_nsxv(impostor)
+
+
+def test_fabric_status_answers_for_the_object_asked_for(nsxv, vcenter_si):
+    """?resource=host-N is that host's status (a HostSystem), not its cluster's."""
+    from pyVmomi import vim
+
+    from inventory.clients.vsphere import collect
+
+    clusters = {row["name"]: row for row in collect(vcenter_si, vim.ClusterComputeResource, ["name", "host"])}
+    edge_host = clusters["Edge"]["host"][0]._moId
+    management_host = clusters["Management"]["host"][0]._moId
+    for moid, type_name, installed in (
+        (edge_host, "HostSystem", "true"),
+        (management_host, "HostSystem", "false"),
+        (clusters["Edge"]["_obj"]._moId, "ClusterComputeResource", "true"),
+    ):
+        status, _, body = nsxv.request("GET", f"/api/2.0/nwfabric/status?resource={moid}")
+        assert status == 200, body
+        (resource_status,) = ET.fromstring(body).findall("resourceStatus")
+        assert resource_status.findtext("resource/objectId") == moid
+        assert resource_status.findtext("resource/objectTypeName") == type_name
+        assert {f.findtext("installed") for f in resource_status.iter("nwFabricFeatureStatus")} == {installed}
 
 
 def test_unknown_objects_and_paths_get_nsx_error_bodies(nsxv):
@@ -303,8 +412,9 @@ def test_json_when_asked_for_it(nsxv):
     info = json.loads(body)
     _, _, xml_body = nsxv.request("GET", "/api/1.0/appliance-management/global/info")
     xml_version = ET.fromstring(xml_body).find("versionInfo")
-    assert info["versionInfo"]["majorVersion"] == int(xml_version.findtext("majorVersion")) == 6
-    assert info["versionInfo"]["buildNumber"] == int(xml_version.findtext("buildNumber"))
+    # Strings, as VMware's tempest plugin reads them ('.'.join of the four parts).
+    assert info["versionInfo"]["majorVersion"] == xml_version.findtext("majorVersion") == "6"
+    assert info["versionInfo"]["buildNumber"] == xml_version.findtext("buildNumber")
 
     status, _, body = nsxv.request(
         "GET", "/api/4.0/edges?startIndex=0&pageSize=4", headers={"Accept": "application/json"}
@@ -318,13 +428,102 @@ def test_json_when_asked_for_it(nsxv):
     assert json.loads(body)["errorCode"] == 202
 
 
-@pytest.mark.parametrize("user,password", [("admin", "wrong"), ("root", None), ("", "")])
-def test_wrong_or_missing_credentials_get_401(nsxv, user, password):
-    status, headers, body = nsxv.request("GET", "/api/2.0/vdn/scopes", auth=(user, password or nsxv.password))
-    assert status == 401
-    assert headers["WWW-Authenticate"].startswith("Basic")
+# The JSON that clients of real NSX-v managers read, endpoint by endpoint (RAML 6.4 has no JSON
+# examples). Each path must exist in the emulator's JSON. Sources: vmware-nsx (vcns.py get_edges,
+# get_version, get_inventory_name; edge_appliance_driver.py; dvs.py; devstack/tools/nsxv_cleanup.py),
+# vmware-nsx-tempest-plugin (services/nsxv_client.py), cPodFactory network/list_dvs.sh and
+# list_transportzone.sh, a public NSX-v lab deployment script (nwfabric statuses/featureStatuses,
+# vcconfig/status connected, the scope's clusters.clusters[].cluster). Controllers: inferred (model.py).
+KNOWN_JSON = {
+    "/api/1.0/appliance-management/global/info": [("versionInfo", "majorVersion"), ("currentLoggedInUser",)],
+    "/api/2.0/vdn/scopes": [("allScopes", 0, "objectId"),
+                            ("allScopes", 0, "clusters", "clusters", 0, "cluster", "objectId")],
+    "/api/2.0/vdn/scopes/vdnscope-1": [("objectId",), ("controlPlaneMode",),
+                                       ("clusters", "clusters", 0, "cluster", "name")],
+    "/api/4.0/edges": [("edgePage", "data", 0, "objectId"), ("edgePage", "data", 0, "edgeType"),
+                       ("edgePage", "data", 0, "appliancesSummary", "applianceSize"),
+                       ("edgePage", "pagingInfo", "totalCount")],
+    "/api/4.0/edges/edge-1": [("type",), ("appliances", "applianceSize"), ("appliances", "appliances", 0, "hostId"),
+                              ("vnics", "vnics", 0, "addressGroups", "addressGroups", 0, "primaryAddress")],
+    "/api/4.0/edges/edge-1/summary": [("edgeStatus",), ("appliancesSummary", "vmVersion")],
+    "/api/4.0/edges/edge-1/status": [("edgeStatus",), ("edgeVmStatus", 0, "edgeVMStatus"),
+                                     ("featureStatuses", 0, "service")],
+    "/api/2.0/vdn/controller": [("controllers", 0, "id"), ("controllers", 0, "status")],
+    "/api/2.0/vdn/switches": [("switches", 0, "switchObj", "objectId"), ("switches", 0, "teamingPolicy"),
+                              ("switches", 0, "failoverUplinkPortNames", 0), ("switches", 0, "mtu")],
+    "/api/2.0/nwfabric/status?resource={edge_cluster}": [("statuses", 0, "resource", "objectId"),
+                                                         ("statuses", 0, "featureStatuses", 0, "featureId"),
+                                                         ("statuses", 0, "featureStatuses", 0, "status")],
+    "/api/2.0/services/vcconfig": [("ipAddress",), ("userName",), ("certificateThumbprint",)],
+    "/api/2.0/services/vcconfig/status": [("connected",), ("lastInventorySyncTime",)],
+    "/api/2.0/services/vsmconfig": [("version",)],
+    "/api/2.0/services/inventory/{edge_cluster}/basicinfo": [("name",)],
+}
+# XML element names of repeated items: NSX's JSON names these lists after the Java fields instead.
+XML_ONLY_LIST_TAGS = {"vdnScope", "edgeSummary", "appliance", "vnic", "addressGroup", "controller", "vdsContext",
+                      "switch", "teaming", "uplinkPortName", "resourceStatus", "nwFabricFeatureStatus", "featureStatus"}
+# GET routes whose JSON no client we could read shows: XML only in KNOWN_JSON's sense.
+JSON_UNKNOWN = {"/api/2.0/services/usermgmt/scopingobjects"}
+
+
+def json_keys(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for item in value.values() for k in json_keys(item)}
+    if isinstance(value, list):
+        return {k for item in value for k in json_keys(item)}
+    return set()
+
+
+def test_every_served_get_has_its_known_json_checked(nsxv):
+    concrete = {url.split("?")[0].format(edge_cluster="domain-c1") for url in KNOWN_JSON} | JSON_UNKNOWN
+    for method, pattern, _ in COMPILED_ROUTES:
+        if method == "GET":
+            assert any(pattern.match(url) for url in concrete), f"{pattern.pattern} has no JSON check"
+
+
+@pytest.mark.parametrize("url", sorted(KNOWN_JSON))
+def test_json_has_the_shape_nsx_clients_read(nsxv, url):
+    concrete = url.format(edge_cluster=edge_cluster_moid(nsxv))
+    status, headers, body = nsxv.request("GET", concrete, headers={"Accept": "application/json"})
+    assert status == 200, body
+    assert headers["Content-Type"].startswith("application/json")
+    document = json.loads(body)
+    for path in KNOWN_JSON[url]:
+        value = document
+        for step in path:
+            assert isinstance(value, list if isinstance(step, int) else dict), f"{url}: {path} stops at {step!r}"
+            assert (len(value) > step) if isinstance(step, int) else (step in value), f"{url}: no {path}"
+            value = value[step]
+        assert value not in (None, "", [], {}), f"{url}: {path} is empty"
+    # No XML root element (a root-named list field, as the controllers', is a field) and no XML list tags.
+    _, _, xml_body = nsxv.request("GET", concrete)
+    root = ET.fromstring(xml_body).tag
+    assert not (list(document) == [root] and isinstance(document[root], dict)), f"{url}: JSON keeps <{root}>"
+    assert not json_keys(document) & XML_ONLY_LIST_TAGS, f"{url}: {json_keys(document) & XML_ONLY_LIST_TAGS}"
+
+
+@pytest.mark.parametrize("user,password", [("admin", "wrong"), ("root", None), ("ADMIN", None)])
+def test_a_wrong_user_name_or_password_gets_403_without_an_nsx_error(nsxv, user, password):
+    """NSX-v answers wrong credentials with 403 (not 401 with WWW-Authenticate), and no <error> body."""
+    for accept in (None, "application/json"):
+        status, headers, body = nsxv.request(
+            "GET",
+            "/api/2.0/vdn/scopes",
+            headers={"Accept": accept} if accept else {},
+            auth=(user, password or nsxv.password),
+        )
+        assert status == 403
+        assert "WWW-Authenticate" not in headers and body == b""
+
+
+def test_a_missing_header_or_a_bad_token_gets_401(nsxv):
+    status, headers, body = nsxv.request("GET", "/api/2.0/vdn/scopes", auth=("", ""))
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
     error = ET.fromstring(body)
     assert error.tag == "error" and error.findtext("details").startswith("Authentication failed")
+    bad_token = {"Authorization": "AUTHTOKEN a.b.c"}
+    status, _, _ = nsxv.request("GET", "/api/2.0/vdn/scopes", headers=bad_token, auth=("", ""))
+    assert status == 401
 
 
 # --- faults, version, process ------------------------------------------------------------------
@@ -368,8 +567,13 @@ def test_injected_delay_and_clearing(nsxv_faults):
 def test_version_flag_and_runtime_switch(nsxv_factory):
     old = nsxv_factory("--version", "6.1.0", "--edges", "0")
     assert old.version == "6.1.0"
-    info = ET.fromstring(old.request("GET", "/api/1.0/appliance-management/global/info")[2]).find("versionInfo")
-    assert [info.findtext(p) for p in ("majorVersion", "minorVersion", "patchVersion")] == ["6", "1", "0"]
+    # Before 6.2.3 global/info answers JSON whatever the Accept header (PowerNSX's Connect-NsxServer).
+    status, headers, body = old.request(
+        "GET", "/api/1.0/appliance-management/global/info", headers={"Accept": "application/xml"}
+    )
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    info = json.loads(body)["versionInfo"]
+    assert [info[p] for p in ("majorVersion", "minorVersion", "patchVersion")] == ["6", "1", "0"]
     assert ET.fromstring(old.request("GET", "/api/4.0/edges")[2]).findtext("edgePage/pagingInfo/totalCount") == "0"
     old.set_version("6.4.8.16437879")
     info = ET.fromstring(old.request("GET", "/api/1.0/appliance-management/global/info")[2]).find("versionInfo")
@@ -447,5 +651,5 @@ def test_nsxramlclient_raises_on_bad_credentials(raml_client_factory):
     client = raml_client_factory(password="not-the-password")
     with pytest.raises(NsxError) as caught:
         client.read("globalInfo")
-    assert caught.value.status == 401
-    assert caught.value.msg["error"]["details"].startswith("Authentication failed")
+    assert caught.value.status == 403
+    assert caught.value.msg == b""  # no NSX error document: the credentials were refused, not a permission

@@ -80,6 +80,18 @@ class UnsupportedNsxVersion(ConnectionProblem):
     code = "unsupported_nsx_version"
 
 
+class NsxUnsafeXml(NotAnNsxManager):
+    """An answer in XML with a DTD or entity declarations: NSX never sends one; it is refused unparsed."""
+
+    code = "nsx_unsafe_xml"
+
+
+class NsxPermissionDenied(ConnectionProblem):
+    """NSX Manager accepted the credentials but refuses this user what the product needs to read."""
+
+    code = "nsx_permission_denied"
+
+
 class NsxApiError(ConnectionProblem):
     """NSX Manager answered a request with an error: its status, NSX's own code, module and details."""
 

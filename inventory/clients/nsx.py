@@ -2,8 +2,11 @@
 
 Reads what a VIO deployment checks before it starts: version, transport zones, edges, controllers,
 the VDS prepared for VXLAN, host preparation of each cluster, and the vCenter registration.
-Responses are XML (what the RAML documents); the password is used for Basic authentication only
-and never appears in an error or a log line.
+Responses are XML, the format the RAML documents and the one its examples let us check (the
+element names below are those of the RAML 6.4 `responses: 200` examples); the exception is the
+version, which managers before 6.2.3 send in JSON only. XML is parsed by defusedxml with DTDs
+and entities refused. The password is used for Basic authentication only and never appears in an
+error or a log line.
 """
 
 import logging
@@ -13,7 +16,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import defusedxml.ElementTree as SafeET
 import requests
+from defusedxml import DefusedXmlException
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError
 
@@ -24,6 +29,8 @@ from inventory.clients.errors import (
     InvalidCredentials,
     NotAnNsxManager,
     NsxApiError,
+    NsxPermissionDenied,
+    NsxUnsafeXml,
     TlsProblem,
     UnsupportedNsxVersion,
 )
@@ -34,6 +41,10 @@ log = logging.getLogger(__name__)
 MINIMUM_NSX_VERSION = (6, 1, 2)  # the oldest NSX-v the vmware-nsx Neutron plugin supports
 DEFAULT_PAGE_SIZE = 256  # NSX's own default for /api/4.0/edges
 XML_TYPE = "application/xml"
+GLOBAL_INFO = "/api/1.0/appliance-management/global/info"
+APPLIANCE_API = "/api/1.0/appliance-management/"
+# What every NSX role, Auditor included, may read: tells valid credentials from wrong ones.
+CREDENTIALS_PROBE = "/api/2.0/vdn/scopes"
 
 
 @dataclass(frozen=True)
@@ -187,7 +198,8 @@ class NsxClient:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _request(self, path: str, action: str, params: dict | None = None) -> requests.Response:
+    def _send(self, path: str, action: str, params: dict | None = None) -> requests.Response:
+        """One GET; network and TLS failures become ConnectionProblems, HTTP statuses are the caller's."""
         session = self._connect()
         self.requests_sent += 1
         try:
@@ -213,14 +225,47 @@ class NsxClient:
                 f"{exc.__class__.__name__}. Check the address and port."
             ) from None
         log.debug("GET %s -> %s", path, response.status_code)
-        if response.status_code == 401:
-            raise InvalidCredentials(
-                f"NSX Manager {self.address} refused the user name or password for "
-                f"'{self.username}'. Check them and try again."
-            )
+        return response
+
+    def _request(self, path: str, action: str, params: dict | None = None) -> requests.Response:
+        response = self._send(path, action, params)
+        if response.status_code in (401, 403):
+            raise self._refusal(response, path, action)
         if response.status_code >= 400:
             raise self._error(response, path, action)
         return response
+
+    def _refusal(self, response: requests.Response, path: str, action: str) -> Exception:
+        """What a 401 or 403 means: wrong credentials, or a permission the user lacks.
+
+        NSX-v answers a wrong user name or password with 403 (PowerNSX users see "403 : Forbidden :
+        Response Body: " with an empty body), and 401 for a missing Authorization header or an
+        invalid or expired token (RAML appendix, status codes). A request the user's role does not
+        allow is a 403 too, but NSX's own code answers it with its error document: <error> with
+        details, an errorCode and a moduleName (RAML appendix, "Error Messages"). The refusal of
+        credentials comes earlier, from the authentication filter, without one. So: 401, or a 403
+        without an NSX errorCode, is "wrong user name or password"; a 403 with one is a missing
+        permission. One exception: the appliance-management API (the version) refuses valid vCenter
+        (SSO) users with the same bodiless 403 (PowerNSX's Connect-NsxServer); there, one request to
+        an API every NSX role may read tells the two apart.
+        """
+        parsed = _parse_nsx_error(response)
+        if response.status_code == 403 and parsed is not None and parsed[0] is not None:
+            code, module, details = parsed
+            return NsxApiError(403, code, module, details, action=action, host=self.address)
+        if response.status_code == 403 and path.startswith(APPLIANCE_API):
+            probe = self._send(CREDENTIALS_PROBE, "Checking the credentials")
+            if probe.status_code < 400:
+                return NsxPermissionDenied(
+                    f"NSX Manager {self.address} accepted the credentials of '{self.username}', but refuses "
+                    f"it the appliance management API (HTTP 403 on {path}), which reports the NSX version: "
+                    "NSX-v opens it to local NSX Manager accounts such as admin, not to vCenter (SSO) users. "
+                    "Register NSX Manager with its admin account."
+                )
+        return InvalidCredentials(
+            f"NSX Manager {self.address} refused the credentials of '{self.username}' (HTTP "
+            f"{response.status_code}): wrong user name or password. Check them and try again."
+        )
 
     def _error(self, response: requests.Response, path: str, action: str) -> Exception:
         parsed = _parse_nsx_error(response)
@@ -239,17 +284,17 @@ class NsxClient:
         )
 
     def _xml(self, path: str, action: str, root_tag: str, params: dict | None = None) -> ET.Element:
-        response = self._request(path, action, params)
+        return self._xml_of(self._request(path, action, params), path, root_tag)
+
+    def _xml_of(self, response: requests.Response, path: str, root_tag: str) -> ET.Element:
         content_type = response.headers.get("Content-Type", "")
-        body = response.content
-        if "xml" not in content_type.lower() or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-            # NSX never sends a DTD; refusing one keeps entity tricks out of the parser.
+        if "xml" not in content_type.lower():
             raise NotAnNsxManager(
                 f"{self.address} answered {path} with {content_type or 'no content type'}, not NSX "
                 "XML. Is this the NSX Manager's address?"
             )
         try:
-            root = ET.fromstring(body)
+            root = parse_xml(response.content, f"{self.address} ({path})")
         except ET.ParseError as exc:
             raise NotAnNsxManager(f"{self.address} answered {path} with malformed XML ({exc}).") from None
         if root.tag != root_tag:
@@ -262,14 +307,24 @@ class NsxClient:
     # --- reads -------------------------------------------------------------------------------
 
     def version(self) -> NsxVersion:
-        root = self._xml("/api/1.0/appliance-management/global/info", "Reading the version", "globalInfo")
+        response = self._request(GLOBAL_INFO, "Reading the version")
+        parts = ("majorVersion", "minorVersion", "patchVersion", "buildNumber")
+        if "json" in response.headers.get("Content-Type", "").lower():
+            # Before 6.2.3 this resource answered JSON whatever the Accept header, without the
+            # globalInfo root ({"versionInfo": {"majorVersion": "6", ...}}; PowerNSX reads both).
+            try:
+                body = response.json()
+                info = body.get("globalInfo", body)["versionInfo"]
+                values = [str(info[part]) for part in parts]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise NotAnNsxManager(
+                    f"{self.address} answered {GLOBAL_INFO} with JSON without a versionInfo."
+                ) from None
+        else:
+            root = self._xml_of(response, GLOBAL_INFO, "globalInfo")
+            values = [_text(root, f"versionInfo/{part}") for part in parts]
         try:
-            return NsxVersion(
-                *(
-                    int(_text(root, f"versionInfo/{part}"))
-                    for part in ("majorVersion", "minorVersion", "patchVersion", "buildNumber")
-                )
-            )
+            return NsxVersion(*(int(value) for value in values))
         except ValueError:
             raise NotAnNsxManager(f"{self.address} sent a globalInfo without a numeric versionInfo.") from None
 
@@ -410,9 +465,9 @@ def _parse_nsx_error(response: requests.Response) -> tuple[int | None, str | Non
             code = body.get("errorCode")
             return (int(code) if str(code).isdigit() else None), body.get("moduleName"), str(body.get("details", ""))
         return None
-    if "xml" in content_type and b"<!DOCTYPE" not in response.content:
+    if "xml" in content_type:
         try:
-            root = ET.fromstring(response.content)
+            root = parse_xml(response.content, f"The error body from {response.url}")
         except ET.ParseError:
             return None
         error = root if root.tag == "error" else root.find("error") if root.tag == "errors" else None
@@ -421,3 +476,19 @@ def _parse_nsx_error(response: requests.Response) -> tuple[int | None, str | Non
         code = _text(error, "errorCode")
         return (int(code) if code.isdigit() else None), _text(error, "moduleName") or None, _text(error, "details")
     return None
+
+
+def parse_xml(body: bytes, source: str) -> ET.Element:
+    """Parse XML with DTDs, entities and external references refused (defusedxml); NSX sends none.
+
+    A DTD can declare entities that expand to gigabytes (billion laughs) or read local files and
+    URLs (XXE); a document that has one is refused whole, before anything in it is expanded.
+    """
+    try:
+        return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise NsxUnsafeXml(
+            f"{source} sent XML with a DTD or entity declarations ({exc.__class__.__name__}), which NSX "
+            "Manager never sends: it was refused without being parsed. Is this the NSX Manager's address, "
+            "or is something between it and this appliance rewriting its answers?"
+        ) from None

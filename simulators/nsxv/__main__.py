@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--password", default=os.environ.get("NSXV_PASSWORD"))
     parser.add_argument("--version", default="6.4.5", help="NSX version to report, e.g. 6.4.5 or 6.4.5.13282012")
     parser.add_argument("--edges", type=int, default=7, help="number of NSX Edges (a mix of ESGs and DLRs)")
+    parser.add_argument(
+        "--vcenter-refresh",
+        type=float,
+        default=2.0,
+        help="seconds a vCenter reading is reused before a request re-reads it (0: every request)",
+    )
     parser.add_argument("--cert", type=Path, help="PEM certificate: reused if it exists, else generated here")
     parser.add_argument("--key", type=Path, help="PEM private key for --cert (written 0600)")
     args = parser.parse_args(argv)
@@ -32,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--vcenter-password and --password (or NSXV_VCENTER_PASSWORD / NSXV_PASSWORD) are required")
     if args.edges < 0:
         parser.error("--edges must be >= 0")
+    if args.vcenter_refresh < 0:
+        parser.error("--vcenter-refresh must be >= 0")
     return args
 
 
@@ -57,24 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     from simulators.nsxv.certificate import load_or_create
     from simulators.nsxv.model import NsxModel, Version
     from simulators.nsxv.server import NsxServer
-    from simulators.nsxv.vcenter import read_inventory
+    from simulators.nsxv.vcenter import VcenterSource
 
     try:
         version = Version.parse(args.version)
     except ValueError as exc:
         print(f"nsxv: --version: {exc}", file=sys.stderr)
         return 2
+    source = VcenterSource(
+        args.vcenter_host,
+        args.vcenter_port,
+        args.vcenter_user,
+        args.vcenter_password,
+        args.vcenter_fingerprint,
+        max_age=args.vcenter_refresh,
+    )
     try:
-        inventory = read_inventory(
-            args.vcenter_host, args.vcenter_port, args.vcenter_user, args.vcenter_password, args.vcenter_fingerprint
-        )
+        inventory = source.start()
     except Exception as exc:  # any failure to read vCenter ends the start with its message
         print(f"nsxv: cannot read vCenter {args.vcenter_host}:{args.vcenter_port}: {exc}", file=sys.stderr)
         return 1
 
     with tempfile.TemporaryDirectory(prefix="vio-nsxv-") as scratch:
         certificate = load_or_create(args.cert or Path(scratch, "nsxv.crt"), args.key or Path(scratch, "nsxv.key"))
-        model = NsxModel(inventory, version, args.edges)
+        model = NsxModel(source, version, args.edges)
         server = NsxServer(address, model, Authenticator(args.username, args.password), certificate)
         host, port = server.server_address[:2]
 
@@ -92,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "fingerprint_sha256": certificate.sha256,
             "control_url": f"https://{host}:{port}/emulator/faults",
             "version": str(version),
-            "edges": len(model.edges),
+            "edges": args.edges,
             "datacenter": inventory.datacenter.moid,
         }
         print(json.dumps(ready), flush=True)
@@ -100,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             server.serve_forever(poll_interval=0.2)
         finally:
             server.server_close()
+            source.close()
     print("nsxv: stopped", file=sys.stderr)
     return 0
 

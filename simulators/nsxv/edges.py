@@ -1,14 +1,18 @@
 """NSX Edges: services gateways and logical routers placed on the vCenter's Edge cluster.
 
 The list, summary and status follow the RAML examples; the detail (no example in the RAML) uses
-elements of the nsxEdgesCreate/nsxEdgeUpdate schemas.
+elements of the nsxEdgesCreate/nsxEdgeUpdate schemas. JSON follows what vmware-nsx reads from
+NSX-v 6.x: the list is `{"edgePage": {"data": [...], "pagingInfo": {...}}}` (vcns.get_edges), the
+detail has plural wrappers `appliances.appliances`, `vnics.vnics`, `addressGroups.addressGroups`
+(edge_appliance_driver.py, edge_utils.py, dynamic_routing/nsx_v/driver.py), the status carries
+`edgeStatus` at the top (edge_appliance_driver.get_edge_status).
 """
 
 import time
 from dataclasses import dataclass
 
 from simulators.nsxv.common import BAD_PARAMETER, MAX_PAGE_SIZE, not_found
-from simulators.nsxv.render import Document, NsxFault
+from simulators.nsxv.render import Document, Json, NsxFault, Wrapped
 from simulators.nsxv.vcenter import VcenterInventory, VcObject
 
 
@@ -24,6 +28,7 @@ class Edge:
 
 
 def make_edges(vcenter: VcenterInventory, count: int) -> list[Edge]:
+    """The same edges (ids, names, kinds) from any reading; their placement follows the inventory."""
     edge_cluster = vcenter.edge_cluster
     hosts = list(edge_cluster.hosts) if edge_cluster else [h.moid for h in vcenter.hosts]
     datastores = vcenter.datastores
@@ -39,17 +44,18 @@ def make_edges(vcenter: VcenterInventory, count: int) -> list[Edge]:
 
 
 class EdgeDocuments:
-    """Mixed into NsxModel: needs vcenter, version, edges, started_ms and _managed_object()."""
+    """Mixed into NsxModel: needs version, started_ms, snapshot() and _managed_object()."""
 
-    def edge(self, edge_id: str) -> Edge:
-        found = next((e for e in self.edges if e.id == edge_id), None)
+    @staticmethod
+    def _edge(snap, edge_id: str) -> Edge:
+        found = next((e for e in snap.edges if e.id == edge_id), None)
         if found is None:
             raise not_found(edge_id)
         return found
 
-    def _edge_summary(self, edge: Edge) -> dict:
-        v, dc = self.version, self.vcenter.datacenter
-        edge_cluster = self.vcenter.edge_cluster
+    def _edge_summary(self, snap, edge: Edge) -> dict:
+        v, dc = self.version, snap.vcenter.datacenter
+        edge_cluster = snap.vcenter.edge_cluster
         appliances = {
             "vmVersion": str(v),
             "vmBuildInfo": f"{v}-{v.build}",
@@ -67,7 +73,7 @@ class EdgeDocuments:
             "enableFips": False,
         }
         return {
-            **self._managed_object(VcObject(edge.id, edge.name, "Edge"), edge.index, scoped=False),
+            **self._managed_object(snap, VcObject(edge.id, edge.name, "Edge"), edge.index, scoped=False),
             "id": edge.id,
             "state": "deployed",
             "edgeType": edge.type,
@@ -89,10 +95,11 @@ class EdgeDocuments:
             )
         if start_index < 0:
             raise NsxFault(400, BAD_PARAMETER, f"startIndex {start_index} must not be negative.", "vShield Edge")
+        snap = self.snapshot()
         edges = [
             e
-            for e in self.edges
-            if (datacenter is None or datacenter == self.vcenter.datacenter.moid) and tenant in (None, "default")
+            for e in snap.edges
+            if (datacenter is None or datacenter == snap.vcenter.datacenter.moid) and tenant in (None, "default")
         ]
         page = edges[start_index : start_index + page_size]
         paging = {
@@ -102,21 +109,23 @@ class EdgeDocuments:
             "sortOrderAscending": True,
             "sortBy": "id",
         }
-        # JSON form as vmware-nsx reads it: {"edgePage": {"data": [...], "pagingInfo": {...}}}.
-        return Document(
-            "pagedEdgeList",
-            {"edgePage": {"pagingInfo": paging, "edgeSummary": [self._edge_summary(e) for e in page]}},
-            json_names={"edgeSummary": "data"},
-        )
+        summaries = [self._edge_summary(snap, e) for e in page]
+        return Document("pagedEdgeList", {"edgePage": {"pagingInfo": paging, "edgeSummary": Json("data", summaries)}})
 
     def edge_detail(self, edge_id: str) -> Document:
-        edge = self.edge(edge_id)
-        edge_cluster = self.vcenter.edge_cluster
+        snap = self.snapshot()
+        edge = self._edge(snap, edge_id)
+        edge_cluster = snap.vcenter.edge_cluster
         role = "logical router" if edge.type == "distributedRouter" else "services gateway"
+        appliance = {
+            "resourcePoolId": edge_cluster.resource_pool if edge_cluster else "",
+            "datastoreId": edge.datastore.moid if edge.datastore else "",
+            "hostId": edge.host,
+        }
         body = {
             "id": edge.id,
             "description": f"VIO {role} {edge.index}",
-            "datacenterMoid": self.vcenter.datacenter.moid,
+            "datacenterMoid": snap.vcenter.datacenter.moid,
             "name": edge.name,
             "type": edge.type,
             "tenant": "default",
@@ -124,45 +133,36 @@ class EdgeDocuments:
             "vseLogLevel": "info",
             "enableAesni": True,
             "enableFips": False,
-            "appliances": {
-                "applianceSize": "compact",
-                "appliance": [
-                    {
-                        "resourcePoolId": edge_cluster.resource_pool if edge_cluster else "",
-                        "datastoreId": edge.datastore.moid if edge.datastore else "",
-                        "hostId": edge.host,
-                    }
-                ],
-            },
+            "appliances": {"applianceSize": "compact", "appliance": Json("appliances", [appliance])},
         }
         if edge.type == "gatewayServices" and edge.uplink:
             # TEST-NET-1 addresses (RFC 5737): data only, never a network target.
-            body["vnics"] = {
-                "vnic": [
-                    {
-                        "index": 0,
-                        "name": "uplink",
-                        "type": "uplink",
-                        "portgroupId": edge.uplink.moid,
-                        "addressGroups": {
-                            "addressGroup": [
-                                {"primaryAddress": f"192.0.2.{10 + edge.index % 240}", "subnetMask": "255.255.255.0"}
-                            ]
-                        },
-                        "mtu": 1500,
-                        "isConnected": True,
-                    }
-                ]
+            address = {"primaryAddress": f"192.0.2.{10 + edge.index % 240}", "subnetMask": "255.255.255.0"}
+            vnic = {
+                "index": 0,
+                "name": "uplink",
+                "type": "uplink",
+                "portgroupId": edge.uplink.moid,
+                "addressGroups": {"addressGroup": Json("addressGroups", [address])},
+                "mtu": 1500,
+                "isConnected": True,
             }
+            body["vnics"] = {"vnic": Json("vnics", [vnic])}
         body["cliSettings"] = {"userName": "admin", "remoteAccess": False}
         body["autoConfiguration"] = {"enabled": True, "rulePriority": "high"}
         return Document("edge", body)
 
     def edge_summary(self, edge_id: str) -> Document:
-        return Document("edgeSummary", self._edge_summary(self.edge(edge_id)))
+        snap = self.snapshot()
+        return Document("edgeSummary", self._edge_summary(snap, self._edge(snap, edge_id)))
 
     def edge_status(self, edge_id: str) -> Document:
-        edge = self.edge(edge_id)
+        edge = self._edge(self.snapshot(), edge_id)
+        vm_status = {"edgeVMStatus": "GREEN", "haState": "active", "index": 0, "name": f"{edge.name}-0"}
+        features = [
+            {"service": "firewall", "configured": True, "publishStatus": "Applied"},
+            {"service": "highAvailability", "configured": False, "serverStatus": "down"},
+        ]
         return Document(
             "edgeStatus",
             {
@@ -172,10 +172,9 @@ class EdgeDocuments:
                 "edgeStatus": "GREEN",
                 "publishStatus": "APPLIED",
                 "version": edge.index + 1,
-                "edgeVmStatus": {
-                    "edgeVmStatus": [
-                        {"edgeVMStatus": "GREEN", "haState": "active", "index": 0, "name": f"{edge.name}-0"}
-                    ]
-                },
+                # XML wraps these lists (<edgeVmStatus><edgeVmStatus>); JSON has flat arrays of the
+                # same field names, as for nwfabric's featureStatuses.
+                "edgeVmStatus": Wrapped("edgeVmStatus", [vm_status]),
+                "featureStatuses": Wrapped("featureStatus", features),
             },
         )

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from simulators.nsxv.auth import Authenticator
+from simulators.nsxv.auth import AuthenticationFailed, Authenticator
 from simulators.nsxv.certificate import CertificateFiles
 from simulators.nsxv.common import BAD_PARAMETER, DEFAULT_PAGE_SIZE, Version
 from simulators.nsxv.faults import FaultRule, FaultRules, RuleError
@@ -19,6 +19,7 @@ from simulators.nsxv.render import JSON_TYPE, XML_TYPE, Document, NsxFault, to_j
 # Error codes for failures the RAML does not number; the emulator's own, stable for tests.
 AUTHENTICATION_FAILED, UNKNOWN_URL, METHOD_NOT_ALLOWED = 100, 101, 102
 CONTROL_PREFIX = "/emulator/"
+ERROR_PAGE_TYPE = "text/html;charset=utf-8"
 
 
 def _int_param(query: dict, name: str, default: int) -> int:
@@ -113,7 +114,7 @@ class NsxRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_document(self, status: int, document: Document, headers: dict | None = None) -> None:
-        if wants_json(self.headers.get("Accept")):
+        if document.json_only or wants_json(self.headers.get("Accept")):
             self._send(status, to_json(document), JSON_TYPE, headers)
         else:
             self._send(status, to_xml(document), XML_TYPE, headers)
@@ -139,24 +140,41 @@ class NsxRequestHandler(BaseHTTPRequestHandler):
         if rule is not None:
             if rule.delay_ms:
                 time.sleep(rule.delay_ms / 1000)
+            if rule.status is not None and rule.body == "empty":
+                self._send(rule.status, b"", ERROR_PAGE_TYPE)
+                return
+            if rule.body == "dtd":
+                self._send(rule.status, rule.dtd_document(), XML_TYPE)
+                return
             if rule.status is not None:
                 self._send_document(
                     rule.status, NsxFault(rule.status, rule.error_code, rule.message, rule.module).document()
                 )
                 return
-        user = self.server.auth.user_for(self.headers.get("Authorization"))
-        if user is None:
-            fault = NsxFault(
-                401,
-                AUTHENTICATION_FAILED,
-                "Authentication failed: the user name or password is not valid, or the token has expired.",
-            )
-            self._send_document(401, fault.document(), {"WWW-Authenticate": 'Basic realm="NSX Manager"'})
+        try:
+            user = self.server.auth.user_for(self.headers.get("Authorization"))
+        except AuthenticationFailed as failed:
+            self._refuse(failed.reason)
             return
         try:
             self._send_document(200, self._dispatch(method, path, query, user))
         except NsxFault as fault:
             self._send_document(fault.status, fault.document())
+
+    def _refuse(self, reason: str) -> None:
+        if reason == AuthenticationFailed.BAD_CREDENTIALS:
+            # NSX-v answers a wrong user name or password with 403 and no NSX error body (auth.py).
+            # That body is not documented; the emulator sends an empty one typed as the web
+            # container's error pages are (VMware's nsxramlclient needs a Content-Type to raise its
+            # NsxError). A 403 for a missing permission does carry NSX's <error> with an errorCode.
+            self._send(403, b"", ERROR_PAGE_TYPE)
+            return
+        fault = NsxFault(
+            401,
+            AUTHENTICATION_FAILED,
+            "Authentication failed: an Authorization header was expected, or the token is invalid or has expired.",
+        )
+        self._send_document(401, fault.document(), {"WWW-Authenticate": 'Basic realm="NSX Manager"'})
 
     def _dispatch(self, method: str, path: str, query: dict, user: str) -> Document:
         path_known = False
