@@ -52,6 +52,7 @@ const (
 )
 
 type builder struct {
+	ids     *vcenterIDs
 	ctx     context.Context
 	client  *vim25.Client
 	dataDir string
@@ -60,7 +61,7 @@ type builder struct {
 
 // buildInventory creates the inventory through the simulator's own API, in process (no HTTP),
 // so that every object is what a real client would have made.
-func buildInventory(ctx context.Context, service *simulator.Service, scale Scale) (map[string]int, error) {
+func buildInventory(ctx context.Context, service *simulator.Service, scale Scale, ids *vcenterIDs) (map[string]int, error) {
 	client, err := vim25.NewClient(ctx, service)
 	if err != nil {
 		return nil, err
@@ -69,7 +70,7 @@ func buildInventory(ctx context.Context, service *simulator.Service, scale Scale
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, client: client, dataDir: dataDir, counts: map[string]int{}}
+	b := &builder{ids: ids, ctx: ctx, client: client, dataDir: dataDir, counts: map[string]int{}}
 	setHostHardware()
 	for n := 0; n < max(scale.Datacenters, 1); n++ {
 		name := vioDatacenter
@@ -380,6 +381,7 @@ func (b *builder) createNasDatastore(dcName, name string, hosts []*object.HostSy
 		if err != nil {
 			return ref, err
 		}
+		b.ids.fixHostDatastores(host.Reference())
 		ref = ds.Reference()
 	}
 	b.counts["datastores"]++
@@ -412,6 +414,7 @@ func (b *builder) createLocalDatastore(dcName string, host *object.HostSystem, n
 	if err != nil {
 		return err
 	}
+	b.ids.fixHostDatastores(host.Reference())
 	b.counts["datastores"]++
 	setSize(ds.Reference(), 1.8, 1.6)
 	simulator.Map.WithLock(simulator.Map.Get(ds.Reference()), func() {

@@ -1,7 +1,8 @@
 // Command vcsim serves govmomi's vCenter simulator (Debian's 0.24.2 sources) with a VIO-shaped
 // inventory, a 2048-bit certificate, exact credentials, task delays that stay visibly "running",
-// and a control endpoint for fault injection. It prints one JSON line when ready and exits cleanly
-// on SIGTERM.
+// and a control endpoint for fault injection; where the product depends on it, it behaves like
+// vCenter (ids, clones, refusals, one Task per call; see simulators/README.md). It prints one JSON
+// line when ready and exits cleanly on SIGTERM.
 package main
 
 import (
@@ -68,12 +69,17 @@ func main() {
 	}
 	defer model.Remove()
 
+	// Installed before the inventory is built, so every object has vCenter's id from the start.
+	ids := installVcenterIDs()
+	taskList := installTaskList()
 	ctx := context.Background()
-	counts, err := buildInventory(ctx, model.Service, scale)
+	counts, err := buildInventory(ctx, model.Service, scale, ids)
 	if err != nil {
 		model.Remove()
 		log.Fatalf("inventory: %v", err)
 	}
+	taskList.sweep() // the build's own tasks: a fresh vCenter lists none
+	describeTaskEvents()
 
 	if *sessionIdle > 0 {
 		simulator.SessionIdleTimeout = *sessionIdle
@@ -81,8 +87,20 @@ func main() {
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	server := model.Service.NewServer()
-	control := newControl(server.Config.Handler, delays)
-	server.Config.Handler = control
+	invoker := newInvoker(*username)
+	front := &harness{
+		next:      server.Config.Handler,
+		rules:     &rules{list: delays},
+		tasks:     &tasks{list: taskList, invoker: invoker},
+		ids:       ids,
+		overrides: map[string]override{},
+		checks:    map[string]check{},
+	}
+	(&vmOps{invoker: invoker}).register(front)
+	front.checks["QueryEvents"] = front.queryEvents
+	front.checks["CreateCollectorForEvents"] = front.createCollectorForEvents
+	front.checks["SetCollectorPageSize"] = front.setCollectorPageSize
+	server.Config.Handler = front
 
 	fingerprint := sha256.Sum256(cert.Certificate[0])
 	parts := make([]string, len(fingerprint))
