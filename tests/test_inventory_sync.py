@@ -198,10 +198,26 @@ def test_pools_folders_and_templates_match_pyvmomi(synced, vcenter_si):
     assert {(t.moid, t.name) for t in m.VmTemplate.objects.filter(vcenter=synced)} == {(r["_obj"]._moId, r["name"]) for r in templates}
 
 
-def test_a_resync_replaces_the_picture(vcsim_factory):
+STORED = (m.Datacenter, m.Cluster, m.Host, m.Datastore, m.DistributedSwitch, m.Network, m.ResourcePool, m.Folder, m.VmTemplate)
+
+
+def stored_ids(vcenter) -> dict:
+    """{model: {moid: pk}} and {table: {(owner id, cluster id): row id}} of the "usable from" pairs."""
+    ids = {model: dict(model.objects.filter(vcenter=vcenter).values_list("moid", "pk")) for model in STORED}
+    for model, owner in ((m.Datastore, "datastore"), (m.Network, "network")):
+        rows = model.clusters.through.objects.filter(**{f"{owner}__vcenter": vcenter}).values_list("pk", f"{owner}_id", "cluster_id")
+        ids[owner] = {(left, cluster): pk for pk, left, cluster in rows}
+    return ids
+
+
+def test_a_resync_updates_the_picture_in_place(vcsim_factory):
+    """Rows keep their primary key on (vCenter, moid) across syncs: what vCenter added appears,
+    what it removed disappears, what changed is updated, and the "usable from" pairs that stayed
+    keep their rows."""
     fresh = vcsim_factory()
     vcenter = register_and_accept(fresh)
-    sync.sync_vcenter(vcenter.pk)
+    assert sync.sync_vcenter(vcenter.pk).ok
+    before = stored_ids(vcenter)
     si = fresh.connect()
     try:
         dvs = collect(si, vim.DistributedVirtualSwitch, ["name"])[0]["_obj"]
@@ -209,17 +225,73 @@ def test_a_resync_replaces_the_picture(vcsim_factory):
             defaultPortConfig=vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
                 vlan=vim.dvs.VmwareDistributedVirtualSwitch.VlanIdSpec(vlanId=300)))
         wait_for_tasks(si, [dvs.AddDVPortgroup_Task([spec])])
+        external = next(r["_obj"] for r in collect(si, vim.dvs.DistributedVirtualPortgroup, ["name"]) if r["name"] == "VIO-External")
+        wait_for_tasks(si, [external.Destroy_Task()])
         host = next(r["_obj"] for r in collect(si, vim.HostSystem, ["name"]) if r["name"] == "esx-compb-02.vio.local")
         wait_for_tasks(si, [host.EnterMaintenanceMode_Task(timeout=0)])
+        datacenter = collect(si, vim.Datacenter, ["name"])[0]["_obj"]
+        added_folder = datacenter.vmFolder.CreateFolder("vio-added")._moId
     finally:
         disconnect(si)
-    first_ids = set(m.Cluster.objects.filter(vcenter=vcenter).values_list("pk", flat=True))
+
     record = sync.sync_vcenter(vcenter.pk)
     assert record.ok
-    assert m.Network.objects.get(vcenter=vcenter, name="Tenant-VLAN-300").vlan_id == 300
-    assert m.Host.objects.get(vcenter=vcenter, name="esx-compb-02.vio.local").in_maintenance_mode
+    after = stored_ids(vcenter)
+    for model in STORED:
+        kept = before[model].keys() & after[model].keys()
+        assert {moid: after[model][moid] for moid in kept} == {moid: before[model][moid] for moid in kept}, model.__name__
+    # Added: new rows with new ids.
+    tenant = m.Network.objects.get(vcenter=vcenter, name="Tenant-VLAN-300")
+    assert tenant.vlan_id == 300 and tenant.moid not in before[m.Network] and tenant.pk not in before[m.Network].values()
+    assert set(after[m.Folder]) - set(before[m.Folder]) == {added_folder}
+    assert {c.name for c in tenant.clusters.all()} == {"Management", "Edge", "Compute-A", "Compute-B"}
+    # Removed: the row and its pairs are gone, nothing else is.
+    (external_moid,) = set(before[m.Network]) - set(after[m.Network])
+    assert not m.Network.objects.filter(vcenter=vcenter, name="VIO-External").exists()
+    external_pk = before[m.Network][external_moid]
+    assert not any(left == external_pk for left, _ in after["network"])
+    assert set(after[m.Network]) - set(before[m.Network]) == {tenant.moid}
+    # Changed: updated in place.
+    changed = m.Host.objects.get(vcenter=vcenter, name="esx-compb-02.vio.local")
+    assert changed.in_maintenance_mode and changed.pk == before[m.Host][changed.moid]
     assert m.Cluster.objects.filter(vcenter=vcenter).count() == 4
-    assert not first_ids & set(m.Cluster.objects.filter(vcenter=vcenter).values_list("pk", flat=True))
+    # The pairs that stayed kept their rows; only the removed port group's went, only the new one's came.
+    for owner in ("datastore", "network"):
+        kept = before[owner].keys() & after[owner].keys()
+        assert {pair: after[owner][pair] for pair in kept} == {pair: before[owner][pair] for pair in kept}
+    assert before["datastore"] == after["datastore"]
+    assert set(before["network"]) - set(after["network"]) == {(external_pk, c) for left, c in before["network"] if left == external_pk}
+    assert set(after["network"]) - set(before["network"]) == {(tenant.pk, c) for c in tenant.clusters.values_list("pk", flat=True)}
+
+    # A sync that finds nothing new changes no id at all.
+    assert sync.sync_vcenter(vcenter.pk).ok
+    assert stored_ids(vcenter) == after
+
+
+def test_a_host_that_leaves_a_vanished_cluster_keeps_its_row(vcenter_si, synced):
+    """Deletions wait until every row is written: a host moved out of a cluster that vanished in the
+    same sync is updated, not deleted with the cluster and inserted again."""
+    from inventory.clients.vsphere_inventory import read_inventory
+    from inventory.services.snapshot_store import store_vcenter_snapshot
+
+    snap = read_inventory(vcenter_si)
+    clusters = {c["name"]: moid for moid, c in snap.clusters.items()}
+    hosts_before = dict(m.Host.objects.filter(vcenter=synced).values_list("moid", "pk"))
+    moved = [moid for moid, h in snap.hosts.items() if h["cluster"] == clusters["Compute-B"]]
+    assert moved
+    del snap.clusters[clusters["Compute-B"]]
+    for moid in moved:
+        snap.hosts[moid]["cluster"] = clusters["Compute-A"]
+    for moid, pool in list(snap.resource_pools.items()):
+        if pool["owner"] == clusters["Compute-B"]:
+            del snap.resource_pools[moid]
+    store_vcenter_snapshot(synced, snap)
+
+    assert not m.Cluster.objects.filter(vcenter=synced, name="Compute-B").exists()
+    assert dict(m.Host.objects.filter(vcenter=synced).values_list("moid", "pk")) == hosts_before
+    compute_a = m.Cluster.objects.get(vcenter=synced, name="Compute-A")
+    assert set(m.Host.objects.filter(moid__in=moved).values_list("cluster_id", flat=True)) == {compute_a.pk}
+    assert not m.Datastore.clusters.through.objects.filter(datastore__vcenter=synced, cluster__name="Compute-B").exists()
 
 
 def test_a_sync_reads_the_inventory_in_a_handful_of_round_trips(synced):

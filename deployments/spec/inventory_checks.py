@@ -1,14 +1,17 @@
 """Checks of a spec against the synced vCenter and NSX inventory, and live lookups (DNS).
 
-InventoryContext loads what the checks need in a fixed number of queries; each check_* method
-covers one slice of the spec, so a wizard step runs only its own."""
+InventoryContext loads what the checks need at its first use, in a fixed number of queries that see
+one snapshot (read_picture), so a sync writing at the same moment never shows the checks half of
+its picture; each check_* method covers one slice of the spec, so a wizard step runs only its own."""
 
 import ipaddress
 import re
 import socket
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.core.signals import request_finished, request_started
+from django.db import connection, transaction
 from django.dispatch import receiver
 
 from deployments.spec.issues import ADVISORY, Issue
@@ -50,55 +53,40 @@ class InventoryContext:
         return context
 
     @cached_property
+    def picture(self) -> "InventoryPicture":
+        """Everything the checks read of the datacenter, loaded at the first use, from one snapshot."""
+        return read_picture(self.vcenter, self.datacenter_name)
+
+    @property
     def datacenter(self) -> m.Datacenter | None:
-        return m.Datacenter.objects.filter(vcenter=self.vcenter, name=self.datacenter_name).first()
+        return self.picture.datacenter
 
-    @cached_property
+    @property
     def clusters(self) -> dict[str, m.Cluster]:
-        return {c.name: c for c in m.Cluster.objects.filter(datacenter=self.datacenter)}
+        return self.picture.clusters
 
-    @cached_property
+    @property
     def usable_hosts(self) -> dict[int, int]:
         """{cluster id: hosts that are connected, powered on and not in maintenance}."""
-        counts: dict[int, int] = {}
-        for host in m.Host.objects.filter(datacenter=self.datacenter).only("cluster_id", "connection_state", "power_state", "in_maintenance_mode"):
-            if host.usable and host.cluster_id:
-                counts[host.cluster_id] = counts.get(host.cluster_id, 0) + 1
-        return counts
+        return self.picture.usable_hosts
 
-    @cached_property
+    @property
     def datastores(self) -> dict[str, m.Datastore]:
-        rows = m.Datastore.objects.filter(datacenter=self.datacenter).defer("host_moids")
-        return {d.name: d for d in self._with_reach(rows, m.Datastore.clusters.through, "datastore")}
+        return self.picture.datastores
 
-    @cached_property
+    @property
     def networks(self) -> dict[str, m.Network]:
-        rows = m.Network.objects.filter(datacenter=self.datacenter).select_related("switch").defer("host_moids")
-        return {n.name: n for n in self._with_reach(rows, m.Network.clusters.through, "network")}
+        return self.picture.networks
+
+    @property
+    def switches(self) -> dict[str, m.DistributedSwitch]:
+        return self.picture.switches
 
     def moid(self, model, name: str) -> str | None:
-        """The moid of one named datastore or network: what the engine needs, without the reach."""
-        return model.objects.filter(datacenter=self.datacenter, name=name).values_list("moid", flat=True).first()
-
-    def _with_reach(self, rows, through, owner: str) -> list:
-        """Each object gets `usable_from` (ids of the clusters whose every host reaches it) and
-        `usable_from_names`, read as id pairs: a prefetch would build a Cluster per relation row,
-        thousands on a large vCenter."""
-        objects = list(rows)
-        by_id = {obj.pk: obj for obj in objects}
-        for obj in objects:
-            obj.usable_from = set()
-        pairs = through.objects.filter(**{f"{owner}__datacenter": self.datacenter}).values_list(f"{owner}_id", "cluster_id")
-        for owner_id, cluster_id in pairs:
-            by_id[owner_id].usable_from.add(cluster_id)
-        names = {cluster.pk: cluster.name for cluster in self.clusters.values()}
-        for obj in objects:
-            obj.usable_from_names = sorted(names[pk] for pk in obj.usable_from if pk in names)
-        return objects
-
-    @cached_property
-    def switches(self) -> dict[str, m.DistributedSwitch]:
-        return {s.name: s for s in m.DistributedSwitch.objects.filter(datacenter=self.datacenter)}
+        """The moid of one named datastore or network: what the engine needs, in one query of its
+        own, without loading the picture."""
+        return (model.objects.filter(vcenter=self.vcenter, datacenter__name=self.datacenter_name, name=name)
+                .values_list("moid", flat=True).first())
 
     # --- slices -----------------------------------------------------------------------------
 
@@ -203,7 +191,7 @@ class InventoryContext:
         for index, entry in enumerate(compute_clusters):
             cluster = self.clusters.get(entry.cluster)
             if cluster is not None:
-                hosts = set(m.Host.objects.filter(cluster=cluster).values_list("moid", flat=True))
+                hosts = self.picture.cluster_host_moids.get(cluster.pk, set())
                 if not hosts <= members:
                     issues.append(Issue(f"{path}.switch", "switch_not_on_compute",
                                         f"{dvs.switch} does not reach every host of {entry.cluster}; add them to the switch."))
@@ -266,6 +254,91 @@ class InventoryContext:
                 issues.append(Issue("management_datastores", "not_enough_disk",
                                     f"The VMs placed on {name} need {disk_gb} GB; it has {datastore.free_bytes / GIB:.0f} GB free."))
         return issues
+
+
+@dataclass
+class InventoryPicture:
+    """One datacenter's synced inventory, as the checks read it: datastores and networks carry
+    `usable_from` (ids of the clusters whose every host reaches them) and `usable_from_names`."""
+
+    datacenter: m.Datacenter | None = None
+    clusters: dict[str, m.Cluster] = field(default_factory=dict)
+    usable_hosts: dict[int, int] = field(default_factory=dict)
+    cluster_host_moids: dict[int, set[str]] = field(default_factory=dict)  # every host, whatever its state
+    datastores: dict[str, m.Datastore] = field(default_factory=dict)
+    networks: dict[str, m.Network] = field(default_factory=dict)
+    switches: dict[str, m.DistributedSwitch] = field(default_factory=dict)
+
+
+SNAPSHOT_ATTEMPTS = 5
+
+
+def read_picture(vcenter: m.VCenter | None, datacenter_name: str | None) -> InventoryPicture:
+    """Read the picture in one consistent snapshot, whatever transaction the caller is in, while a
+    sync may be writing a new one (it writes in place, in one transaction, and raises the
+    datacenter's generation in it):
+    - PostgreSQL outside a transaction: one REPEATABLE READ, READ ONLY transaction of its own;
+    - inside a caller's transaction (whose isolation is the caller's: READ COMMITTED gives each
+      statement a snapshot of its own), or on SQLite (whose transactions begin IMMEDIATE, taking the
+      write lock): read, and read again while the datacenter's generation moved meanwhile;
+    - after SNAPSHOT_ATTEMPTS moves, read under a lock that holds the writer off: the datacenter's
+      row (PostgreSQL, until the caller's transaction ends), or SQLite's write lock."""
+    if connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _read_picture(vcenter, datacenter_name)
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        picture = _read_picture(vcenter, datacenter_name)
+        datacenter = picture.datacenter
+        if datacenter is None:  # one statement read it all
+            return picture
+        if m.Datacenter.objects.filter(pk=datacenter.pk).values_list("generation", flat=True).first() == datacenter.generation:
+            return picture
+    with transaction.atomic():
+        return _read_picture(vcenter, datacenter_name, lock=True)
+
+
+def _read_picture(vcenter, datacenter_name, lock: bool = False) -> InventoryPicture:
+    """The datacenter first (its generation with it), then a fixed number of queries."""
+    rows = m.Datacenter.objects.filter(vcenter=vcenter, name=datacenter_name)
+    datacenter = (rows.select_for_update(no_key=True) if lock and connection.features.has_select_for_no_key_update else rows).first()
+    if datacenter is None:
+        return InventoryPicture()
+    picture = InventoryPicture(datacenter)
+    picture.clusters = {c.name: c for c in m.Cluster.objects.filter(datacenter=datacenter)}
+    for host in m.Host.objects.filter(datacenter=datacenter).only("moid", "cluster_id", "connection_state", "power_state", "in_maintenance_mode"):
+        if host.cluster_id:
+            picture.cluster_host_moids.setdefault(host.cluster_id, set()).add(host.moid)
+            if host.usable:
+                picture.usable_hosts[host.cluster_id] = picture.usable_hosts.get(host.cluster_id, 0) + 1
+    names = {cluster.pk: cluster.name for cluster in picture.clusters.values()}
+    datastores = m.Datastore.objects.filter(datacenter=datacenter).defer("host_moids")
+    picture.datastores = {d.name: d for d in _with_reach(datastores, m.Datastore.clusters.through, "datastore", datacenter, names)}
+    switches = {s.pk: s for s in m.DistributedSwitch.objects.filter(datacenter=datacenter)}
+    picture.switches = {s.name: s for s in switches.values()}
+    networks = m.Network.objects.filter(datacenter=datacenter).defer("host_moids")
+    picture.networks = {n.name: n for n in _with_reach(networks, m.Network.clusters.through, "network", datacenter, names)}
+    for network in picture.networks.values():
+        if network.switch_id in switches:  # the same objects as `switches` (a join would read each one's hosts again)
+            network.switch = switches[network.switch_id]
+    return picture
+
+
+def _with_reach(rows, through, owner: str, datacenter, cluster_names: dict[int, str]) -> list:
+    """Each object gets `usable_from` and `usable_from_names`, read as id pairs: a prefetch would
+    build a Cluster per relation row, thousands on a large vCenter."""
+    objects = list(rows)
+    by_id = {obj.pk: obj for obj in objects}
+    for obj in objects:
+        obj.usable_from = set()
+    pairs = through.objects.filter(**{f"{owner}__datacenter": datacenter}).values_list(f"{owner}_id", "cluster_id")
+    for owner_id, cluster_id in pairs:
+        if owner_id in by_id:  # not so only in a read that a sync's commit cut in two: read_picture reads again
+            by_id[owner_id].usable_from.add(cluster_id)
+    for obj in objects:
+        obj.usable_from_names = sorted(cluster_names[pk] for pk in obj.usable_from if pk in cluster_names)
+    return objects
 
 
 def resolves_to(hostname: str, address: str, path: str = "load_balancer.public_hostname") -> list[Issue]:

@@ -1,5 +1,6 @@
 """What a sync found in vCenter. Every row keeps vCenter's managed-object id (moid): the OpenStack
-configuration and NSX refer to objects by it. A sync replaces a vCenter's rows in one transaction."""
+configuration and NSX refer to objects by it. A sync brings a vCenter's rows to the new picture in
+one transaction, in place: a row keeps its primary key for as long as its (vCenter, moid) exists."""
 
 from django.db import models
 
@@ -24,6 +25,10 @@ def unique_moid(model: str):
 
 
 class Datacenter(Discovered):
+    generation = models.PositiveBigIntegerField(
+        default=0, help_text="raised by every write to this vCenter's picture, in the writing transaction: "
+                             "a reader that cannot read in one snapshot sees whether the picture moved while it read")
+
     class Meta(Discovered.Meta):
         constraints = unique_moid("datacenter")
 

@@ -1,10 +1,30 @@
-"""Store what a sync read, replacing the previous picture of that vCenter or NSX Manager."""
+"""Store what a sync read. A vCenter's stored picture is brought to the new one in place, in one
+transaction: every row keeps its primary key on its (vCenter, moid) key, new objects are inserted,
+changed ones updated, vanished ones deleted, and the "usable from cluster" pairs change only where
+they differ. Readers see the old picture or the new one (InventoryContext reads one snapshot), and
+ids stay valid across syncs. An NSX Manager's picture is still replaced."""
 
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import F
 
 from inventory import models as m
+
+# Fields written per model (attnames: foreign keys as their ids); a row is rewritten only when one differs.
+CAPACITY = ("cpu_cores", "cpu_mhz", "memory_bytes", "cpu_used_mhz", "memory_used_bytes")
+FIELDS = {
+    m.Datacenter: ("name",),
+    m.Cluster: ("name", "datacenter_id", "host_count", *CAPACITY, "drs_enabled", "ha_enabled", "resource_pool_moid"),
+    m.Host: ("name", "datacenter_id", "cluster_id", "connection_state", "power_state", "in_maintenance_mode", *CAPACITY, "version"),
+    m.DistributedSwitch: ("name", "datacenter_id", "uuid", "version", "mtu", "host_moids"),
+    m.Datastore: ("name", "datacenter_id", "type", "url", "capacity_bytes", "free_bytes", "accessible", "maintenance_mode", "host_moids"),
+    m.Network: ("name", "datacenter_id", "kind", "switch_id", "vlan_id", "vlan_trunk", "uplink", "host_moids"),
+    m.ResourcePool: ("name", "datacenter_id", "cluster_id", "parent_moid"),
+    m.Folder: ("name", "datacenter_id", "parent_moid", "child_types"),
+    m.VmTemplate: ("name",),
+}
+BATCH = 1000
 
 
 def _covering_clusters(host_moids, clusters_by_dc: dict, datacenter_moid: str) -> list:
@@ -13,66 +33,91 @@ def _covering_clusters(host_moids, clusters_by_dc: dict, datacenter_moid: str) -
     return [cluster for cluster, members in clusters_by_dc.get(datacenter_moid, []) if members and members <= hosts]
 
 
+class _Picture:
+    """The stored rows of one vCenter, brought to a new sync's rows model by model. Deletions wait
+    until every model is written: a row that moved away from a vanished parent must not go with it."""
+
+    def __init__(self, vcenter):
+        self.vcenter = vcenter
+        self.vanished: list[tuple] = []  # (model, [pk]) in the order written: parents first
+
+    def put(self, model, rows: dict[str, dict]) -> dict[str, int]:
+        """rows: {moid: {attname: value}}. Returns {moid: pk} of the rows now stored."""
+        fields = FIELDS[model]
+        existing = {moid: (pk, values) for moid, pk, *values in
+                    model.objects.filter(vcenter=self.vcenter).order_by().values_list("moid", "pk", *fields)}
+        ids, changed = {}, []
+        for moid, row in rows.items():
+            values = [row[name] for name in fields]
+            old = existing.get(moid)
+            if old is not None and old[1] == values:
+                ids[moid] = old[0]
+            else:
+                changed.append(model(vcenter=self.vcenter, moid=moid, **row))
+        if changed:
+            # New rows are inserted, changed ones updated in place: one statement per batch, and
+            # the primary key of every row comes back (RETURNING), the kept ones' unchanged.
+            written = model.objects.bulk_create(changed, batch_size=BATCH, update_conflicts=True,
+                                                unique_fields=["vcenter", "moid"], update_fields=list(fields))
+            ids.update((obj.moid, obj.pk) for obj in written)
+        self.vanished.append((model, [pk for moid, (pk, _) in existing.items() if moid not in rows]))
+        return ids
+
+    def delete_vanished(self) -> None:
+        for model, pks in reversed(self.vanished):  # children first
+            for start in range(0, len(pks), BATCH):
+                model.objects.filter(pk__in=pks[start:start + BATCH]).delete()
+
+
 @transaction.atomic
 def store_vcenter_snapshot(vcenter, snap) -> dict:
-    for model in (m.VmTemplate, m.Folder, m.ResourcePool):
-        model.objects.filter(vcenter=vcenter).delete()
-    m.Network.clusters.through.objects.filter(network__vcenter=vcenter).delete()
-    m.Datastore.clusters.through.objects.filter(datastore__vcenter=vcenter).delete()
-    for model in (m.Network, m.Datastore, m.DistributedSwitch, m.Host, m.Cluster, m.Datacenter):
-        model.objects.filter(vcenter=vcenter).delete()
-
-    def create(model, rows):
-        objects = model.objects.bulk_create(rows, batch_size=1000)
-        return {obj.moid: obj for obj in objects}
-
-    base = {"vcenter": vcenter}
-    datacenters = create(m.Datacenter, [m.Datacenter(moid=moid, name=d["name"], **base) for moid, d in snap.datacenters.items()])
+    picture = _Picture(vcenter)
+    datacenters = picture.put(m.Datacenter, {moid: {"name": d["name"]} for moid, d in snap.datacenters.items()})
     dc = datacenters.get
-    clusters = create(m.Cluster, [
-        m.Cluster(moid=moid, name=c["name"], datacenter=dc(c["datacenter"]), host_count=c["host_count"],
-                  cpu_cores=c["cpu_cores"], cpu_mhz=c["cpu_mhz"], memory_bytes=c["memory_bytes"],
-                  cpu_used_mhz=c["cpu_used_mhz"], memory_used_bytes=c["memory_used_bytes"],
-                  drs_enabled=c["drs_enabled"], ha_enabled=c["ha_enabled"], resource_pool_moid=c["resource_pool"] or "",
-                  **base)
+    clusters = picture.put(m.Cluster, {
+        moid: {"name": c["name"], "datacenter_id": dc(c["datacenter"]), "host_count": c["host_count"],
+               "cpu_cores": c["cpu_cores"], "cpu_mhz": c["cpu_mhz"], "memory_bytes": c["memory_bytes"],
+               "cpu_used_mhz": c["cpu_used_mhz"], "memory_used_bytes": c["memory_used_bytes"],
+               "drs_enabled": c["drs_enabled"], "ha_enabled": c["ha_enabled"], "resource_pool_moid": c["resource_pool"] or ""}
         for moid, c in snap.clusters.items() if dc(c["datacenter"])
-    ])
-    create(m.Host, [
-        m.Host(moid=moid, name=h["name"], datacenter=dc(h["datacenter"]), cluster=clusters.get(h["cluster"]),
-               connection_state=h["connection_state"], power_state=h["power_state"],
-               in_maintenance_mode=h["in_maintenance_mode"], cpu_cores=h["cpu_cores"], cpu_mhz=h["cpu_mhz"],
-               memory_bytes=h["memory_bytes"], cpu_used_mhz=h["cpu_used_mhz"], memory_used_bytes=h["memory_used_bytes"],
-               version=h["version"], **base)
+    })
+    picture.put(m.Host, {
+        moid: {"name": h["name"], "datacenter_id": dc(h["datacenter"]), "cluster_id": clusters.get(h["cluster"]),
+               "connection_state": h["connection_state"], "power_state": h["power_state"],
+               "in_maintenance_mode": h["in_maintenance_mode"], "cpu_cores": h["cpu_cores"], "cpu_mhz": h["cpu_mhz"],
+               "memory_bytes": h["memory_bytes"], "cpu_used_mhz": h["cpu_used_mhz"],
+               "memory_used_bytes": h["memory_used_bytes"], "version": h["version"]}
         for moid, h in snap.hosts.items() if dc(h["datacenter"])
-    ])
-    switches = create(m.DistributedSwitch, [
-        m.DistributedSwitch(moid=moid, name=s["name"], datacenter=dc(s["datacenter"]), uuid=s["uuid"],
-                            version=s["version"], mtu=s["mtu"], host_moids=s["hosts"], **base)
+    })
+    switches = picture.put(m.DistributedSwitch, {
+        moid: {"name": s["name"], "datacenter_id": dc(s["datacenter"]), "uuid": s["uuid"], "version": s["version"],
+               "mtu": s["mtu"], "host_moids": list(s["hosts"])}
         for moid, s in snap.switches.items() if dc(s["datacenter"])
-    ])
-    datastores = create(m.Datastore, [
-        m.Datastore(moid=moid, name=d["name"], datacenter=dc(d["datacenter"]), type=d["type"], url=d["url"],
-                    capacity_bytes=d["capacity_bytes"], free_bytes=d["free_bytes"], accessible=d["accessible"],
-                    maintenance_mode=d["maintenance_mode"], host_moids=d["hosts"], **base)
+    })
+    datastores = picture.put(m.Datastore, {
+        moid: {"name": d["name"], "datacenter_id": dc(d["datacenter"]), "type": d["type"], "url": d["url"],
+               "capacity_bytes": d["capacity_bytes"], "free_bytes": d["free_bytes"], "accessible": d["accessible"],
+               "maintenance_mode": d["maintenance_mode"], "host_moids": list(d["hosts"])}
         for moid, d in snap.datastores.items() if dc(d["datacenter"])
-    ])
-    networks = create(m.Network, [
-        m.Network(moid=moid, name=n["name"], datacenter=dc(n["datacenter"]), kind=n["kind"],
-                  switch=switches.get(n["switch"]), vlan_id=n["vlan_id"], vlan_trunk=n["vlan_trunk"],
-                  uplink=n["uplink"], host_moids=n["hosts"], **base)
+    })
+    networks = picture.put(m.Network, {
+        moid: {"name": n["name"], "datacenter_id": dc(n["datacenter"]), "kind": n["kind"], "switch_id": switches.get(n["switch"]),
+               "vlan_id": n["vlan_id"], "vlan_trunk": [list(r) for r in n["vlan_trunk"]], "uplink": n["uplink"],
+               "host_moids": list(n["hosts"])}
         for moid, n in snap.networks.items() if dc(n["datacenter"])
-    ])
-    create(m.ResourcePool, [
-        m.ResourcePool(moid=moid, name=p["name"], datacenter=dc(p["datacenter"]), cluster=clusters.get(p["owner"]),
-                       parent_moid=p["parent"] or "", **base)
+    })
+    picture.put(m.ResourcePool, {
+        moid: {"name": p["name"], "datacenter_id": dc(p["datacenter"]), "cluster_id": clusters.get(p["owner"]),
+               "parent_moid": p["parent"] or ""}
         for moid, p in snap.resource_pools.items()
-    ])
-    create(m.Folder, [
-        m.Folder(moid=moid, name=f["name"], datacenter=dc(snap_datacenter_of_folder(snap, moid)),
-                 parent_moid=f["parent"] or "", child_types=f["child_types"], **base)
+    })
+    picture.put(m.Folder, {
+        moid: {"name": f["name"], "datacenter_id": dc(snap_datacenter_of_folder(snap, moid)), "parent_moid": f["parent"] or "",
+               "child_types": list(f["child_types"])}
         for moid, f in snap.folders.items()
-    ])
-    create(m.VmTemplate, [m.VmTemplate(moid=moid, name=t["name"], **base) for moid, t in snap.templates.items()])
+    })
+    picture.put(m.VmTemplate, {moid: {"name": t["name"]} for moid, t in snap.templates.items()})
+    picture.delete_vanished()
 
     # "Usable from a cluster": mounted by, or present on, every host of the cluster.
     clusters_by_dc: dict = {}
@@ -80,16 +125,19 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
         if moid in clusters:
             members = {h for h, host in snap.hosts.items() if host["cluster"] == moid}
             clusters_by_dc.setdefault(c["datacenter"], []).append((clusters[moid], members))
-    _insert_pairs(m.Datastore.clusters.through, "datastore_id", [
-        (datastores[moid].pk, cluster.pk)
+    _put_pairs(vcenter, m.Datastore.clusters.through, "datastore", {
+        (datastores[moid], cluster)
         for moid, d in snap.datastores.items() if moid in datastores
         for cluster in _covering_clusters(d["hosts"], clusters_by_dc, d["datacenter"])
-    ])
-    _insert_pairs(m.Network.clusters.through, "network_id", [
-        (networks[moid].pk, cluster.pk)
+    })
+    _put_pairs(vcenter, m.Network.clusters.through, "network", {
+        (networks[moid], cluster)
         for moid, n in snap.networks.items() if moid in networks
         for cluster in _covering_clusters(n["hosts"], clusters_by_dc, n["datacenter"])
-    ])
+    })
+    # Last, in the same transaction: a reader inside a transaction of its own choosing (READ
+    # COMMITTED) sees by the generation whether a sync committed while it read (InventoryContext).
+    m.Datacenter.objects.filter(vcenter=vcenter).update(generation=F("generation") + 1)
     return {
         "datacenters": len(datacenters), "clusters": len(clusters), "hosts": len(snap.hosts),
         "datastores": len(datastores), "networks": len(networks), "switches": len(switches),
@@ -97,9 +145,20 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
     }
 
 
+def _put_pairs(vcenter, through, owner: str, wanted: set[tuple[int, int]]) -> None:
+    """Bring the vCenter's (owner id, cluster id) rows of a many-to-many table to `wanted`: delete
+    only the pairs that went away, insert only the new ones."""
+    existing = {(owner_id, cluster_id): pk for pk, owner_id, cluster_id in
+                through.objects.filter(**{f"{owner}__vcenter": vcenter}).values_list("pk", f"{owner}_id", "cluster_id")}
+    gone = [pk for pair, pk in existing.items() if pair not in wanted]
+    for start in range(0, len(gone), BATCH):
+        through.objects.filter(pk__in=gone[start:start + BATCH]).delete()
+    _insert_pairs(through, f"{owner}_id", sorted(wanted - existing.keys()))
+
+
 def _insert_pairs(through, left_column: str, pairs: list[tuple[int, int]]) -> None:
-    """Insert many-to-many rows with one executemany: thousands of them at scale, and building a
-    model instance per row would cost more than the whole vCenter read."""
+    """Insert many-to-many rows with one executemany: thousands of them at scale (the first sync),
+    and building a model instance per row would cost more than the whole vCenter read."""
     if not pairs:
         return
     table = connection.ops.quote_name(through._meta.db_table)
