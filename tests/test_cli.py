@@ -65,7 +65,7 @@ def test_deploy_wait_runs_to_success_and_exits_0(vcsim_factory, celery_worker, o
     lines = done.stdout.splitlines()
     assert lines[0] == f"Deployment cli1 created (id {deployment.pk}): /deployments/{deployment.pk}/"
     assert lines[1].startswith("Run 1 started with ") and lines[-1] == "Run 1 of cli1 succeeded."
-    assert any("clone:cli1-control-01 succeeded." in line for line in lines)  # the events, as they came
+    assert any("Clone cli1-control-01: succeeded." in line for line in lines)  # the events, as they came
     assert deployment.status == "succeeded" and deployment.latest_run.status == RunStatus.SUCCEEDED
 
     shown = command("status", "cli1")
@@ -75,9 +75,9 @@ def test_deploy_wait_runs_to_success_and_exits_0(vcsim_factory, celery_worker, o
     assert all(vm["guest_ip"] == vm["management_ip"] and vm["moid"].startswith("vm-") for vm in vms)
     assert "cli1-control-01" in shown and "poweredOn" in shown and vms[0]["management_ip"] in shown
 
-    with pytest.raises(CommandError, match="only a queued or running run can be cancelled, and run 1 of cli1 is succeeded"):
+    with pytest.raises(CommandError, match="Not stopped: Nothing is running: only a queued or running deployment can be stopped"):
         command("cancel", "cli1")
-    with pytest.raises(CommandError, match="only a failed run can be retried, and run 1 of cli1 is succeeded"):
+    with pytest.raises(CommandError, match="Not resumed: Only a failed or stopped run can be resumed. Run 1 of cli1 is succeeded"):
         command("retry", str(deployment.pk))  # by id, too
     with pytest.raises(CommandError, match="No deployment with the id or name 'nope'"):
         command("status", "nope")
@@ -129,15 +129,15 @@ def test_status_follow_tails_a_failing_run_and_retry_wait_finishes_it(vcsim_fact
     out = StringIO()
     with pytest.raises(CommandError) as failed:
         call_command("status", "cli2", "--follow", "--timeout", "180", stdout=out)
-    assert str(failed.value).startswith("Run 1 of cli2 failed: Step clone:cli2-compute-01 failed:")
+    assert str(failed.value).startswith("Run 1 of cli2 failed: Clone cli2-compute-01 failed: Cloning cli2-compute-01 failed:")
     followed = out.getvalue()
     assert "Events:" in followed and "Run 1 created" in followed
-    assert "ERROR clone:cli2-compute-01 failed." in followed and "InsufficientResourcesFault" in followed
-    assert "failed: clone:cli2-compute-01:" in followed  # the closing summary names the failed step
+    assert "ERROR Clone cli2-compute-01: failed. Cloning cli2-compute-01 failed: " in followed
+    assert "failed: Clone cli2-compute-01: " in followed  # the closing summary names the failed step
 
     retried = command("retry", "cli2", "--wait", "--timeout", "180")
-    assert retried.startswith("Retrying run 1 of cli2 from its failed steps.")
-    assert "Retry requested" in retried and "Run 1 created" not in retried  # only what came after
+    assert retried.startswith("Resuming run 1 of cli2 from where it ended.")
+    assert "Resumed after it failed" in retried and "Run 1 created" not in retried  # only what came after
     assert retried.rstrip().endswith("Run 1 of cli2 succeeded.")
     assert Deployment.objects.get(name="cli2").latest_run.steps.get(key="clone:cli2-compute-01").attempt == 2
     logged = AuditEvent.objects.filter(target_label="cli2").order_by("created_at", "id")

@@ -69,15 +69,29 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
     assert deployment.status == "succeeded"
 
     si = fresh.connect()
-    vms = {r["name"]: r for r in collect(si, vim.VirtualMachine, ["name", "config.extraConfig", "guest.ipAddress", "runtime.powerState"])}
+    vms = {r["name"]: r for r in collect(si, vim.VirtualMachine, [
+        "name", "config.extraConfig", "guest.ipAddress", "runtime.powerState", "runtime.host",
+        "config.hardware.numCPU", "config.hardware.memoryMB", "config.hardware.device"])}
     ours = {name: row for name, row in vms.items() if name.startswith("cloud1-")}
     assert len(ours) == 13
     for vm in run.steps.filter(kind="wait_guest"):
         row = ours[vm.target]
         assert row["runtime.powerState"] == "poweredOn" and row["guest.ipAddress"] == vm.output["ip"]
+    # Each VM where the plan put it and as big as the plan says (vCenter honours both; so must the simulator).
+    plan = {vm.name: vm for vm in launch.build_plan(parse(data)[0])}
+    hosts = dict(run.steps.filter(kind="clone").values_list("target", "host"))
+    for name, row in ours.items():
+        assert row["runtime.host"]._moId == hosts[name], name
+        assert (row["config.hardware.numCPU"], row["config.hardware.memoryMB"]) == (plan[name].vcpu, plan[name].memory_gb * 1024)
+        disk = next(d for d in row["config.hardware.device"] if isinstance(d, vim.vm.device.VirtualDisk))
+        assert disk.capacityInKB == plan[name].disk_gb * 1024 * 1024, name
     clusters = {r["name"]: r for r in collect(si, vim.ClusterComputeResource, ["name", "configurationEx"])}
-    rules = {rule.name for rule in clusters["Management"]["configurationEx"].rule}
-    assert {"cloud1-db", "cloud1-lb", "cloud1-controller"} <= rules
+    rules = {rule.name: rule for rule in clusters["Management"]["configurationEx"].rule}
+    assert {"cloud1-db", "cloud1-lb", "cloud1-controller"} <= set(rules)
+    for name in ("cloud1-db", "cloud1-lb", "cloud1-controller", "cloud1-memcache", "cloud1-dhcp"):
+        members = [vm._moId for vm in rules[name].vm]
+        on = {row["runtime.host"]._moId for row in ours.values() if row["_obj"]._moId in members}
+        assert len(on) == len(members), f"{name}: its members share a host"
     bundle = Path(run.steps.get(key="render_bundle").output["directory"])
     assert (bundle / "globals.yml").exists() and "nova_compute_virt_type: vmware" in (bundle / "globals.yml").read_text()
     assert oct((bundle / "passwords.yml").stat().st_mode & 0o777) == "0o600"

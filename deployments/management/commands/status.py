@@ -48,9 +48,10 @@ class Command(BaseCommand):
         write("  steps: " + ", ".join(f"{count} {name}" for name, count in sorted(counts.items())))
         for step in detail["steps"]:
             if step["status"] == "running":
-                write(f"    running: {step['key']} (attempt {step['attempt']}, {step['duration'] or 0:.0f} s)")
+                waiting = f", waiting for {step['waiting_for']}" if step["waiting_for"] else ""
+                write(f"    running: {step['label']} (attempt {step['attempt']}, {step['duration'] or 0:.0f} s{waiting})")
             elif step["status"] == "failed":
-                write(f"    failed: {step['key']}: {step['error']}")
+                write(f"    failed: {step['label']}: {step['error']}")
         vms = status.vms(deployment, run)
         if vms:
             write("  VMs:")
