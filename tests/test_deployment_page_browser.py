@@ -34,7 +34,7 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
     fresh = vcsim_factory()
     registered_vcenter(fresh)
     # Slow enough to watch: each clone takes 2.5 s, and the first power-on fails after 1 s.
-    fresh.inject(method="CloneVM_Task", delay=2500, count=-1)
+    fresh.inject(method="CloneVM_Task", delay=2500, count="all")
     fresh.inject(method="PowerOnVM_Task", fault="InsufficientResourcesFault", delay=1000, count=1)
     data = valid_spec(fresh)
     data.update(name="web1", topology="compact", appliance_ova={"url": ova_url})
@@ -54,17 +54,17 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
     # The power-on fault fails the run: the step's error and both retry buttons appear in place.
     page.wait_for_selector("#retry-form", state="visible", timeout=60_000)
     failed = page.locator("#steps tbody tr", has=page.locator(".badge.err"))
-    assert failed.count() == 1 and "InsufficientResourcesFault" in failed.inner_text()
+    assert failed.count() == 1 and "Powering on web1-" in failed.inner_text() and "Insufficient resources" in failed.inner_text()
     assert failed.get_attribute("data-key").startswith("power_on:web1-")
     assert failed.locator("form.retry-step button").is_visible()
     assert page.is_hidden("#cancel-form") and page.is_visible("#teardown-form")
-    assert page.inner_text("#deployment-status") == "Failed" and "Step power_on:web1-" in page.inner_text("#run-error")
+    assert page.inner_text("#deployment-status") == "Failed" and "Power on web1-" in page.inner_text("#run-error")
     assert "failed" in page.inner_text("#vms")
     page.wait_for_function("window.vioDeployment.stopped === true", timeout=10_000)  # the run ended: no more polls
     assert page.evaluate("window.vioDeployment.polls") >= 2 and same_document(page)
 
     # Retry from the failed step's own button (a CSRF-protected POST that comes back to the page).
-    fresh.inject(method="PowerOnVM_Task", delay=2000, count=-1)
+    fresh.inject(method="PowerOnVM_Task", delay=2000, count="all")
     with page.expect_navigation():
         failed.locator("form.retry-step button").click()
     assert page.get_attribute("#deployment", "data-live") == "true"

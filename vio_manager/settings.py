@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
         "RunStatusEnum": "deployments.choices.RunStatus",
+        "RunKindEnum": "deployments.choices.RunKind",
         "StepStatusEnum": "deployments.choices.StepStatus",
         "EventLevelEnum": "deployments.choices.EventLevel",
         "ConnectionStatusEnum": "inventory.choices.ConnectionStatus",

@@ -3,7 +3,7 @@ VMs and the page snapshot out. The service builds plain dicts; these document an
 
 from rest_framework import serializers
 
-from deployments.choices import DeploymentStatus, EventLevel, RunKind, RunStatus, StepStatus
+from deployments.choices import AttemptOutcome, DeploymentStatus, EventLevel, RunKind, RunStatus, StepStatus
 from deployments.services.status import EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, STATUS_GROUPS
 
 # --- query parameters -------------------------------------------------------------------------
@@ -134,3 +134,81 @@ class StatusSnapshotSerializer(serializers.Serializer):
     next_since = serializers.IntegerField()
     has_more = serializers.BooleanField()
     live = serializers.BooleanField(help_text="still changing: ask again (with since=next_since)")
+
+
+# --- the run timeline (deployments.services.timeline) -----------------------------------------
+
+
+class TimelineSegmentSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["waiting", "queued", "running"],
+                                   help_text="waiting: ready, but no slot under the concurrency limits; queued: "
+                                   "given a slot, waiting for a worker; running: a worker executed the attempt")
+    attempt = serializers.IntegerField(allow_null=True, help_text="the attempt's number; null while waiting for a slot")
+    outcome = serializers.ChoiceField(choices=AttemptOutcome.choices, allow_null=True,
+                                      help_text="how the attempt ended (running: not yet); null while waiting for a slot")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="for an ongoing segment: now")
+    seconds = serializers.FloatField()
+    ongoing = serializers.BooleanField(help_text="still going on: its end is now")
+
+
+class TimelineStepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    kind = serializers.CharField()
+    target = serializers.CharField(allow_blank=True, help_text="the VM it acts on; empty for a shared step")
+    label = serializers.CharField(help_text='the step in words, e.g. "Clone cloud1-lb-01"')
+    status = serializers.ChoiceField(choices=StepStatus.choices)
+    depends_on = serializers.ListField(child=serializers.CharField())
+    attempts = serializers.IntegerField(help_text="how many attempts it has had")
+    row = serializers.IntegerField(help_text="the row of its lane it is drawn on (steps that overlap in time "
+                                   "take different rows)")
+    critical = serializers.BooleanField(help_text="on the critical path")
+    start = serializers.DateTimeField(allow_null=True, help_text="its first segment's start; null before it was ready")
+    end = serializers.DateTimeField(allow_null=True, help_text="its last segment's end")
+    segments = TimelineSegmentSerializer(many=True)
+
+
+class TimelineLaneSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text='the VM\'s name, or "Shared" for the steps that act on no one VM')
+    vm = serializers.CharField(allow_blank=True, help_text="the VM's name; empty for the shared lane")
+    rows = serializers.IntegerField(help_text="rows the lane needs")
+    steps = TimelineStepSerializer(many=True)
+
+
+class CriticalStepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    seconds = serializers.FloatField(help_text="from its first segment's start to its end")
+
+
+class CriticalPathSerializer(serializers.Serializer):
+    steps = CriticalStepSerializer(many=True, help_text="first to last: walked back from the step that finished "
+                                   "last through the dependency that finished last")
+    seconds = serializers.FloatField(help_text="from the run's start to the end of the path's last step")
+    waiting_seconds = serializers.FloatField(help_text="of which its steps waited for a slot")
+    queued_seconds = serializers.FloatField(help_text="of which they waited for a worker")
+    running_seconds = serializers.FloatField(help_text="of which they ran (every attempt)")
+    other_seconds = serializers.FloatField(help_text="the rest: between one step's end and the next one's "
+                                           "readiness (hand-over, or the run stopped until resumed)")
+
+
+class TimelineTotalsSerializer(serializers.Serializer):
+    wall_seconds = serializers.FloatField(help_text="from the run's start to its end (or now)")
+    waiting_seconds = serializers.FloatField(help_text="waiting for a slot, summed over the steps")
+    queued_seconds = serializers.FloatField(help_text="waiting for a worker, summed over the attempts")
+    running_seconds = serializers.FloatField(help_text="running, summed over the attempts")
+    lost_seconds = serializers.FloatField(help_text="spent in attempts whose worker was lost")
+    attempts = serializers.IntegerField()
+    lost_attempts = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    run = serializers.IntegerField(help_text="the run's number")
+    kind = serializers.ChoiceField(choices=RunKind.choices)
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    live = serializers.BooleanField(help_text="the run is still going: its end is now")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    lanes = TimelineLaneSerializer(many=True, help_text="the shared steps first, then one lane per VM in plan order")
+    critical_path = CriticalPathSerializer()
+    totals = TimelineTotalsSerializer()

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from deployments.api import status_serializers as ss
 from deployments.services import status
+from deployments.services.timeline import timeline as timeline_of
 
 
 def _query(serializer_class, request) -> dict:
@@ -27,12 +28,13 @@ def _run(deployment, number):
 # Shapes that need no context, made once for the process: a poll no longer builds their fields.
 EVENT_PAGE = ss.EventPageSerializer()
 STATUS_SNAPSHOT = ss.StatusSnapshotSerializer()
+TIMELINE = ss.TimelineSerializer()
 
 RUN_NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="the run's number (1, 2, ...)")
 
 
 # The reads of one deployment: it comes with its latest run and progress in one statement.
-ONE_DEPLOYMENT_READS = frozenset({"retrieve", "runs", "run", "events", "vms", "snapshot"})
+ONE_DEPLOYMENT_READS = frozenset({"retrieve", "runs", "run", "events", "vms", "snapshot", "run_timeline"})
 
 
 class DeploymentStatusMixin:
@@ -106,3 +108,12 @@ class DeploymentStatusMixin:
         except status.RunNotFound as exc:
             raise exceptions.NotFound(str(exc)) from None
         return Response(STATUS_SNAPSHOT.to_representation(snapshot))
+
+    @extend_schema(responses=ss.TimelineSerializer, parameters=[RUN_NUMBER])
+    @action(detail=True, methods=["get"], url_path=r"runs/(?P<number>[0-9]+)/timeline", url_name="run-timeline")
+    def run_timeline(self, request, pk=None, number=None):
+        """Where the run's time went: its steps in lanes (the shared steps, then one lane per VM),
+        each as segments (waiting for a slot, queued for a worker, running, with every attempt's
+        outcome), the critical path and the totals."""
+        return Response(TIMELINE.to_representation(timeline_of(_run(self.get_object(), int(number)))))
+
