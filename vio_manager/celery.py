@@ -4,7 +4,6 @@ import os
 import uuid
 
 from celery import Celery, Task
-from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vio_manager.settings")
 
@@ -44,18 +43,3 @@ class IdsOnlyTask(Task):
 app = Celery("vio_manager", task_cls=IdsOnlyTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-@worker_init.connect
-def _warm_the_engine(**_) -> None:
-    """Load the engine and read kolla-ansible's variable names once, in the worker's main process:
-    the pool's children share it instead of each paying about 0.7 s on its first step."""
-    import logging
-
-    try:
-        from deployments.engine import steps  # noqa: F401
-        from deployments.engine.kolla.check import known_passwords, known_variables
-
-        known_variables(), known_passwords()
-    except Exception:  # the first step pays instead; never keep a worker from starting
-        logging.getLogger(__name__).warning("could not warm the engine", exc_info=True)

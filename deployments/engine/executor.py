@@ -208,11 +208,10 @@ def _take(step_id: int, attempt: int) -> StepRun | None:
     return StepRun.objects.select_related("run__deployment__vcenter").get(pk=step_id)
 
 
-def execute(step_id: int, attempt: int) -> float | None:
-    """Run the step's function once and record the outcome; returns None when the step has ended
-    (or was not this message's to run), or the seconds after which to call it again (Again)."""
-    from deployments.engine.steps import KINDS
-
+def execute(step_id: int, attempt: int, kinds: dict) -> float | None:
+    """Run the step's function (kinds: {kind: function}) once and record the outcome; returns None
+    when the step has ended (or was not this message's to run), or the seconds after which to call
+    it again (Again)."""
     step = with_database(lambda: _take(step_id, attempt))
     if step is None:
         return None
@@ -226,7 +225,7 @@ def execute(step_id: int, attempt: int) -> float | None:
     try:
         if context.seconds_left() <= 0:
             raise StepFailed(over_time(step))
-        result = KINDS[step.kind](context)
+        result = kinds[step.kind](context)
         if isinstance(result, Again):
             return _hand_on(context, result.seconds, reached=True)
         if isinstance(result, Skipped):

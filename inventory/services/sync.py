@@ -25,7 +25,7 @@ def _stale_before():
 
 def request_sync(endpoint) -> bool:
     """Queue a sync unless one is already queued or running. Returns whether one was queued."""
-    from inventory import tasks
+    from celery import current_app
 
     if not endpoint.is_pinned:
         return False
@@ -41,8 +41,9 @@ def request_sync(endpoint) -> bool:
         .update(sync_state=SyncState.QUEUED, sync_requested_at=timezone.now())
     )
     if queued:
-        task = tasks.sync_vcenter if model is VCenter else tasks.sync_nsx_manager
-        transaction.on_commit(lambda: task.delay(endpoint.pk))
+        # By the task's name: the tasks module imports this one, not the other way round.
+        task = "inventory.sync_vcenter" if model is VCenter else "inventory.sync_nsx_manager"
+        transaction.on_commit(lambda: current_app.send_task(task, (endpoint.pk,)))
     endpoint.refresh_from_db(fields=["sync_state", "sync_requested_at"])
     return bool(queued)
 
