@@ -6,13 +6,14 @@ GO_ENV := GO111MODULE=off GOPATH=/usr/share/gocode
 TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium qemu-utils openssl
 SIM_PACKAGES := golang-go golang-github-vmware-govmomi-dev
 
-.PHONY: help install demo test run vcsim ova system-deps openapi clean
+.PHONY: help install demo test run vcsim conformance ova system-deps openapi clean
 
 help:
 	@echo "make demo   run VIO Manager on the bundled simulators (http://127.0.0.1:8000)"
 	@echo "make test   install what is missing, start PostgreSQL and Redis, run the test suite"
 	@echo "make run    gunicorn, worker and beat against DATABASE_URL and CELERY_BROKER_URL"
 	@echo "make vcsim  build the vCenter simulator (var/bin/vcsim)"
+	@echo "make conformance  build the simulator's independent conformance client (var/bin/vio-conformance)"
 	@echo "make ova    build the test appliance OVA (var/appliance/vio-appliance.ova)"
 	@echo "make openapi  regenerate the committed API schema (vio_manager/api/openapi.yaml)"
 
@@ -34,6 +35,15 @@ var/bin/vcsim: $(wildcard simulators/vcsim/*.go)
 
 vcsim: var/bin/vcsim
 
+# Our own client on govmomi's client library (Debian ships no govc): it drives the simulator in
+# tests/test_conformance_client.py.
+var/bin/vio-conformance: $(wildcard simulators/conformance/*.go)
+	@command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || scripts/system-deps.sh $(SIM_PACKAGES)
+	mkdir -p var/bin
+	cd simulators/conformance && $(GO_ENV) go build -o ../../var/bin/vio-conformance .
+
+conformance: var/bin/vio-conformance
+
 # The appliance OVA for tests and the demo: made here, never committed.
 var/appliance/vio-appliance.ova: scripts/build-ova.sh
 	scripts/build-ova.sh $@
@@ -46,7 +56,7 @@ system-deps:
 demo: install vcsim
 	scripts/demo.sh
 
-test: system-deps install vcsim
+test: system-deps install vcsim conformance
 	scripts/test.sh $(ARGS)
 
 run: install

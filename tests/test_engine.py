@@ -78,7 +78,7 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
         row = ours[vm.target]
         assert row["runtime.powerState"] == "poweredOn" and row["guest.ipAddress"] == vm.output["ip"]
     # Each VM where the plan put it and as big as the plan says (vCenter honours both; so must the simulator).
-    plan = {vm.name: vm for vm in launch.build_plan(parse(data)[0])}
+    plan = {vm.name: vm for vm in launch.build_plan(parse(data)[0]).vms}
     hosts = dict(run.steps.filter(kind="clone").values_list("target", "host"))
     for name, row in ours.items():
         assert row["runtime.host"]._moId == hosts[name], name
