@@ -294,6 +294,10 @@ VIO_ENGINE_LOST_AFTER_SECONDS = env_int("VIO_ENGINE_LOST_AFTER_SECONDS", 45)
 VIO_ENGINE_REAP_SECONDS = env_int("VIO_ENGINE_REAP_SECONDS", 30)
 VIO_ENGINE_MAX_ATTEMPTS = env_int("VIO_ENGINE_MAX_ATTEMPTS", 3)
 
+# Use a pinned vCenter or NSX certificate whose key or signature TLS refuses by default (a 1024-bit
+# key, SHA-1): the administrator's explicit choice; the certificate stays the only one trusted.
+VIO_TLS_ALLOW_WEAK_PINNED = env_bool("VIO_TLS_ALLOW_WEAK_PINNED", False)
+
 # How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
 VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
 # A sync still "running" after this long is taken to have died with its worker.

@@ -61,6 +61,21 @@ class CertificateChanged(TlsProblem):
         )
 
 
+class CertificateNotAcceptable(TlsProblem):
+    """The server presents the certificate the administrator accepted, but TLS refuses to use it
+    (a weak key, a weak signature, expired): not a changed certificate, and not fixed by accepting
+    it again."""
+
+    code = "certificate_not_acceptable"
+
+    def __init__(self, host: str, port: int, fingerprint: str, problems: list[str], advice: str):
+        self.fingerprint, self.problems = fingerprint, problems
+        super().__init__(
+            f"The certificate of {host}:{port} is the one you accepted (SHA-256 {fingerprint}), but it cannot be "
+            f"used: {'; '.join(problems)}. {advice}"
+        )
+
+
 class InvalidCredentials(ConnectionProblem):
     code = "invalid_credentials"
 

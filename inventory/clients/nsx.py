@@ -23,7 +23,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError
 
 from inventory.clients.errors import (
-    CertificateChanged,
     DnsFailure,
     HostUnreachable,
     InvalidCredentials,
@@ -31,10 +30,9 @@ from inventory.clients.errors import (
     NsxApiError,
     NsxPermissionDenied,
     NsxUnsafeXml,
-    TlsProblem,
     UnsupportedNsxVersion,
 )
-from inventory.clients.tls import fetch_certificate, normalize_fingerprint, pinned_context
+from inventory.clients.tls import normalize_fingerprint, pinned_context, refusal
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +202,8 @@ class NsxClient:
         self.requests_sent += 1
         try:
             response = session.get(self._base_url + path, params=params, timeout=self.timeout)
-        except requests.exceptions.SSLError:
-            presented = fetch_certificate(self.host, self.port).sha256
-            if presented != self._fingerprint:
-                raise CertificateChanged(self.host, self.port, self._fingerprint, presented) from None
-            raise TlsProblem(
-                f"The TLS handshake with NSX Manager {self.address} failed although its certificate "
-                "matches the accepted one. Check its TLS settings (TLS 1.2 or later)."
-            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise refusal(self.host, self.port, self._fingerprint, exc) from None
         except requests.exceptions.Timeout:
             raise HostUnreachable(
                 f"NSX Manager {self.address} did not answer within {self.timeout:g} s while "

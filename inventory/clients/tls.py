@@ -12,8 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-from inventory.clients.errors import CertificateChanged, DnsFailure, HostUnreachable, TlsProblem, network_reason
+from inventory.clients.errors import (
+    CertificateChanged, CertificateNotAcceptable, DnsFailure, HostUnreachable, TlsProblem, network_reason,
+)
+
+# OpenSSL's default security level (2) on Debian 12: keys of 112 bits of security at least.
+MINIMUM_RSA_BITS = 2048
+MINIMUM_EC_BITS = 224
+WEAK_HASHES = (hashes.MD5, hashes.SHA1)
+ALLOW_WEAK_SETTING = "VIO_TLS_ALLOW_WEAK_PINNED"
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,38 @@ class CertificateInfo:
     @property
     def pem(self) -> str:
         return ssl.DER_cert_to_PEM_cert(self.der)
+
+    @property
+    def weaknesses(self) -> list[str]:
+        """What makes TLS refuse this certificate at its default security level, in words: its key
+        or signature (a setting can allow these for a pinned certificate)."""
+        cert = x509.load_der_x509_certificate(self.der)
+        found = []
+        key = cert.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MINIMUM_RSA_BITS:
+            found.append(f"its RSA key has {key.key_size} bits, and TLS refuses keys under {MINIMUM_RSA_BITS} bits as too weak")
+        elif isinstance(key, dsa.DSAPublicKey):
+            found.append("its key is a DSA key, which TLS no longer accepts")
+        elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MINIMUM_EC_BITS:
+            found.append(f"its elliptic-curve key has {key.curve.key_size} bits, under the {MINIMUM_EC_BITS} TLS requires")
+        algorithm = cert.signature_hash_algorithm
+        if isinstance(algorithm, WEAK_HASHES):
+            found.append(f"it is signed with {algorithm.name.upper()}, which TLS refuses as too weak")
+        return found
+
+    @property
+    def expiry_problems(self) -> list[str]:
+        now = datetime.now(self.not_after.tzinfo)
+        if self.not_after < now:
+            return [f"it expired on {self.not_after:%Y-%m-%d}"]
+        if self.not_before > now:
+            return [f"it is valid only from {self.not_before:%Y-%m-%d}"]
+        return []
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything that keeps TLS from using this certificate, in words (empty: usable)."""
+        return self.weaknesses + self.expiry_problems
 
 
 def format_fingerprint(digest: bytes) -> str:
@@ -75,10 +117,22 @@ def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> Certificat
     )
 
 
-def context_trusting(der: bytes) -> ssl.SSLContext:
-    """A client context whose only trust anchor is this one certificate."""
+def allow_weak_pinned() -> bool:
+    """The administrator's choice (setting VIO_TLS_ALLOW_WEAK_PINNED) to use a pinned certificate whose
+    key or signature TLS refuses by default."""
+    from django.conf import settings
+
+    return bool(getattr(settings, ALLOW_WEAK_SETTING, False))
+
+
+def context_trusting(der: bytes, allow_weak: bool | None = None) -> ssl.SSLContext:
+    """A client context whose only trust anchor is this one certificate. allow_weak (default: the
+    setting) lowers OpenSSL's security level for this context only, so a weak key or signature of
+    the pinned certificate is accepted; it stays the only certificate trusted."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if allow_weak if allow_weak is not None else allow_weak_pinned():
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
     # The pinned certificate is the server's identity; vCenter certificates often name another host.
     context.check_hostname = False
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a self-signed, non-CA leaf as anchor
@@ -102,3 +156,25 @@ def pinned_context(host: str, port: int, fingerprint: str, timeout: float = 10.0
     exactly it: the handshake itself proves the server holds that certificate's private key.
     """
     return context_trusting(pinned_certificate(host, port, fingerprint, timeout).der)
+
+
+def refusal(host: str, port: int, pinned: str, exc: ssl.SSLError) -> TlsProblem:
+    """Why a handshake with the pinned certificate failed, for people: another certificate is
+    presented (CertificateChanged), or the accepted one cannot be used (CertificateNotAcceptable:
+    weak, expired), or the TLS settings do not match."""
+    presented = fetch_certificate(host, port)
+    if presented.sha256 != normalize_fingerprint(pinned):
+        return CertificateChanged(host, port, normalize_fingerprint(pinned), presented.sha256)
+    weak, expired = presented.weaknesses, presented.expiry_problems
+    if weak and not allow_weak_pinned():
+        return CertificateNotAcceptable(
+            host, port, presented.sha256, weak + expired,
+            "Replace the server's certificate with one of 2048 bits or more signed with SHA-256 (for vCenter: "
+            "vSphere Client, Administration, Certificates), then review and accept it; or set "
+            f"{ALLOW_WEAK_SETTING}=1 to use this pinned certificate anyway (it stays the only one trusted).")
+    if expired:
+        return CertificateNotAcceptable(host, port, presented.sha256, expired,
+                                        "Renew the server's certificate, then review and accept the new one.")
+    reason = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or "the handshake failed"
+    return TlsProblem(f"The TLS handshake with {host}:{port} failed although it presents the accepted certificate "
+                      f"({reason}). Check its TLS settings (TLS 1.2 or later).")

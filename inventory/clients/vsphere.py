@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pyVim.connect import SmartStubAdapter, VimSessionOrientedStub
 from pyVmomi import vim, vmodl
 
-from inventory.clients.errors import CertificateChanged, HostUnreachable, InvalidCredentials, NotAVCenter, network_reason
-from inventory.clients.tls import fetch_certificate, pinned_context
+from inventory.clients.errors import HostUnreachable, InvalidCredentials, NotAVCenter, network_reason
+from inventory.clients.tls import pinned_context, refusal
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def connect(host: str, port: int, username: str, password: str, fingerprint: str
     context = pinned_context(host, port, fingerprint)
     try:
         stub = SmartStubAdapter(host=host, port=port, sslContext=context, httpConnectionTimeout=timeout)
-    except ssl.SSLCertVerificationError:
-        # The certificate changed between reading it and the handshake.
-        raise CertificateChanged(host, port, fingerprint, fetch_certificate(host, port).sha256) from None
+    except ssl.SSLError as exc:
+        # Another certificate presented now, or the accepted one refused by TLS (weak, expired).
+        raise refusal(host, port, fingerprint, exc) from None
     except (ConnectionError, OSError, http.client.HTTPException) as exc:
         reason = network_reason(exc, timeout)
         raise HostUnreachable(f"vCenter {host}:{port} cannot be reached: {reason}.", host=host, port=port,

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.choices import ConnectionStatus
-from inventory.clients.errors import CertificateChanged, ConnectionProblem
+from inventory.clients.errors import CertificateChanged, ConnectionProblem, TlsProblem
 from inventory.clients.tls import CertificateInfo, fetch_certificate, normalize_fingerprint
 from inventory.models import NsxManager, VCenter
 from inventory.services.errors import CertificateNotReviewed, ServiceError
@@ -26,6 +26,9 @@ def certificate_summary(info: CertificateInfo) -> dict:
         "not_before": info.not_before.isoformat(),
         "not_after": info.not_after.isoformat(),
         "fetched_at": timezone.now().isoformat(),
+        # What will keep TLS from using it, said before it is accepted (a weak key, expired).
+        "problems": info.problems,
+        "weak": bool(info.weaknesses),
     }
 
 
@@ -85,14 +88,12 @@ def accept_certificate(endpoint, fingerprint: str):
 def record_problem(endpoint, exc: ConnectionProblem) -> None:
     endpoint.status_code = exc.code
     endpoint.status_message = str(exc)
-    if isinstance(exc, CertificateChanged):
-        endpoint.status = ConnectionStatus.CERTIFICATE_CHANGED
+    endpoint.status = ConnectionStatus.CERTIFICATE_CHANGED if isinstance(exc, CertificateChanged) else ConnectionStatus.ERROR
+    if isinstance(exc, TlsProblem):  # the review page shows what is presented now, never a stale one
         try:
             endpoint.presented_certificate = certificate_summary(fetch_certificate(endpoint.host, endpoint.port))
         except ConnectionProblem:
             pass
-    else:
-        endpoint.status = ConnectionStatus.ERROR
 
 
 def check_connection(endpoint):

@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inventory.choices import ConnectionStatus, SyncState
-from inventory.clients.errors import CertificateChanged, ConnectionProblem, InvalidCredentials
-from inventory.clients.tls import fetch_certificate
+from inventory.clients.errors import ConnectionProblem, InvalidCredentials
+from inventory.clients.tls import refusal
 from inventory.models import NsxManager, SyncRecord, VCenter
 from inventory.services import endpoints, snapshot_store
 
@@ -108,11 +108,10 @@ def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
     si = sessions.session_for(credentials)
     try:
         snapshot = read_inventory(si)
-    except ssl.SSLCertVerificationError:
-        # A kept-alive session met a new certificate on a new connection: refuse, and say so.
+    except ssl.SSLError as exc:
+        # A kept-alive session met a new (or unusable) certificate on a new connection: refuse, and say which.
         sessions.forget(credentials)
-        presented = fetch_certificate(vcenter.host, vcenter.port).sha256
-        raise CertificateChanged(vcenter.host, vcenter.port, vcenter.certificate_sha256, presented) from None
+        raise refusal(vcenter.host, vcenter.port, vcenter.certificate_sha256, exc) from None
     except vim.fault.InvalidLogin:
         # Logging in again failed: the password was changed in vCenter.
         sessions.forget(credentials)

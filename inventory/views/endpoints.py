@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from inventory.clients.tls import allow_weak_pinned
 from inventory.forms import AcceptCertificateForm, NsxManagerForm, VCenterForm
 from inventory.models import NsxManager, VCenter
 from inventory.services import endpoints, sync
@@ -96,7 +97,8 @@ def endpoint_certificate(request, kind, pk):
             else:
                 messages.error(request, f"Certificate accepted, but the connection failed: {endpoint.status_message}")
             return redirect("endpoint-detail", kind.slug, endpoint.pk)
-    return render(request, "inventory/endpoint_certificate.html", _context(kind, endpoint=endpoint))
+    return render(request, "inventory/endpoint_certificate.html",
+                  _context(kind, endpoint=endpoint, allow_weak=allow_weak_pinned()))
 
 
 def _try(request, operation, *args) -> bool:
