@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 GO_ENV := GO111MODULE=off GOPATH=/usr/share/gocode
-TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium qemu-utils openssl
+TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium qemu-utils openssl apache2-utils
 SIM_PACKAGES := golang-go golang-github-vmware-govmomi-dev
 
 .PHONY: help install demo test run vcsim conformance ova system-deps openapi clean

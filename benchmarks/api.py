@@ -17,7 +17,9 @@ the addresses of their VMs, and 50 templates. A viewer and an API token read it 
      view's req/s in that round. Endpoints: a bare Django view (the ceiling), plain DRF,
      DRF with token authentication only, and the polls an automation makes with its token: the
      deployment (GET /api/v1/deployments/{id}/), its page snapshot (/status/?since=) and its event
-     log (/events/?since=), all on a running deployment with the cursor at its last event.
+     log (/events/?since=), all on a running deployment with the cursor at its last event; and each
+     poll again as a client that sends the ETag of its last answer (If-None-Match: "(304)"), which
+     gets 304 Not Modified while nothing changed (both sections).
      Alongside, the CPU time one request costs the gunicorn, the PostgreSQL backends and the load
      generator (sampled before and after each load), and from it "req/s if idle": the cores divided
      by that time, what the machine would answer with nothing else running. Other work on the
@@ -26,8 +28,9 @@ the addresses of their VMs, and 50 templates. A viewer and an API token read it 
 Run: .venv/bin/python benchmarks/api.py [--quick]   (PostgreSQL database bench_api_<pid> next to
 DATABASE_URL's, postgres://vio:vio@127.0.0.1:5432/vio when unset; dropped at the end). Ends with:
 list_p95_ms=<worst p95 of the default list pages, 1,000 deployments (?limit=1000 shown, not counted)>
-poll_rps=<n> poll_vs_bare=<x> (one line)
-(poll: GET /api/v1/deployments/{id}/ on the first --worker-classes entry; bare: the bare view, same run).
+poll_rps=<n> poll_vs_bare=<x> poll_304_rps=<n> poll_304_vs_bare=<x> (one line)
+(poll: GET /api/v1/deployments/{id}/ on the first --worker-classes entry, poll_304: the same with
+If-None-Match; bare: the bare view, same run).
 """
 
 import argparse
@@ -41,7 +44,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import p95, prepare  # noqa: E402
+from testkit.net import free_port  # noqa: E402
+from testkit.spec import ACKNOWLEDGED  # noqa: E402
 
 DEPLOYMENTS = 1000
 SMALL = 10  # deployments when the query counts are first taken
@@ -71,7 +75,7 @@ def base_spec():
     """The public part of a valid HA DVS spec (secrets split off, as launch stores it) and its secrets."""
     from deployments.services.secrets import dump_with_secrets, split_secrets
     from deployments.spec import DeploymentSpec
-    from tests.spec_fixtures import valid_spec
+    from testkit.spec import valid_spec
 
     spec = DeploymentSpec.model_validate(valid_spec(SimpleNamespace(host="127.0.0.1", port=443)))
     public, secrets = split_secrets(dump_with_secrets(spec))
@@ -150,7 +154,7 @@ def populate(first: int, count: int, vcenter, user, max_runs: int, rng) -> None:
         deployments = Deployment.objects.bulk_create([
             Deployment(name=f"bench{i:04d}", vcenter=vcenter, spec=dict(public, name=f"bench{i:04d}"),
                        secrets=json.dumps(secrets), status=status_of(i), created_by=user,
-                       acknowledged=["hostname_other_address@load_balancer.public_hostname"])
+                       acknowledged=[ACKNOWLEDGED])
             for i in range(first, first + count)])
         for deployment in deployments:  # a creation time of its own for each (auto_now_add gave them one)
             deployment.created_at = now - timedelta(minutes=7 * int(deployment.name[5:]))
@@ -243,44 +247,56 @@ def poll_paths(target) -> dict[str, str]:
             "poll: events ?since": f"{base}/events/?since={cursor}"}
 
 
-def query_counts(client, paths: dict[str, str]) -> dict[str, int]:
+CONDITIONAL = " (304)"  # a poll sending the ETag of its last answer (If-None-Match): nothing new
+
+
+def conditional(polls: dict[str, str], etag_of) -> dict[str, tuple[str, dict]]:
+    """Each poll again with If-None-Match: the ETag etag_of(path) gives (each server its own: the
+    tag covers the URL the client asked for, host included)."""
+    return {label + CONDITIONAL: (path, {"If-None-Match": etag_of(path)}) for label, path in polls.items()}
+
+
+def _requests(paths: dict) -> dict[str, tuple[str, dict]]:
+    """{label: path or (path, headers)} -> {label: (path, headers)}."""
+    return {label: (value, {}) if isinstance(value, str) else value for label, value in paths.items()}
+
+
+def expected_status(headers: dict) -> int:
+    return 304 if "If-None-Match" in headers else 200
+
+
+def query_counts(client, paths: dict) -> dict[str, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     counts = {}
-    for label, path in paths.items():
+    for label, (path, headers) in _requests(paths).items():
         taken = []
-        for _ in range(2):  # the fewest of two: the token's last_used_at write happens at most once a minute
+        for _ in range(2):  # the fewest of two: the token's lookup (then cached) and last_used_at write come once
             with CaptureQueriesContext(connection) as queries:
-                response = client.get(path)
-            assert response.status_code == 200, (path, response.status_code, response.content[:300])
+                response = client.get(path, headers=headers)
+            assert response.status_code == expected_status(headers), (path, response.status_code, response.content[:300])
             taken.append(len(queries))
         counts[label] = min(taken)
     return counts
 
 
-def latencies(client, paths: dict[str, str], requests: int) -> dict[str, list[float]]:
+def latencies(client, paths: dict, requests: int) -> dict[str, list[float]]:
     samples = {}
-    for label, path in paths.items():
+    for label, (path, headers) in _requests(paths).items():
         for _ in range(3):
-            client.get(path)  # warm: the first request of a path imports and compiles what it needs
+            client.get(path, headers=headers)  # warm: the first request of a path imports and compiles what it needs
         samples[label] = []
         for _ in range(requests):
             gc.collect()  # the test client's last response is garbage now: not this request's cost
             started = time.perf_counter()
-            response = client.get(path)
+            response = client.get(path, headers=headers)
             samples[label].append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (path, response.status_code)
+            assert response.status_code == expected_status(headers), (path, response.status_code)
     return samples
 
 
 # --- 2. polling throughput over HTTP -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gunicorn:
@@ -313,11 +329,15 @@ class Gunicorn:
         raise RuntimeError("gunicorn did not answer within 60 s:\n" + self.output())
 
     def get(self, path: str, headers: dict | None = None) -> tuple[int, bytes]:
+        status, body, _ = self.get_with_headers(path, headers)
+        return status, body
+
+    def get_with_headers(self, path: str, headers: dict | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request("GET", path, headers=headers or {})
             response = connection.getresponse()
-            return response.status, response.read()
+            return response.status, response.read(), response.headers
         finally:
             connection.close()
 
@@ -358,10 +378,13 @@ def run_ab(port: int, path: str, seconds: int, headers: dict) -> dict:
     failed = re.search(r"\(Connect: (\d+), Receive: (\d+), Length: \d+, Exceptions: (\d+)\)", out)
     errors = sum(int(n) for n in failed.groups()) if failed else 0
     non_2xx = int(figure(r"Non-2xx responses:\s+(\d+)", "0"))
-    if errors or non_2xx:  # a length that varies is no error: a running step's duration counts up
-        raise RuntimeError(f"{path}: {errors} failed and {non_2xx} non-2xx responses under load")
-    return {"rps": float(figure(r"Requests per second:\s+([\d.]+)")),
-            "requests": int(figure(r"Complete requests:\s+(\d+)")), "p50": rows[50], "p95": rows[95]}
+    requests = int(figure(r"Complete requests:\s+(\d+)"))
+    # A length that varies is no error (a running step's duration counts up). ab counts a 304 as
+    # non-2xx (and one more as the time runs out): a conditional poll must get nothing but them.
+    if errors or (non_2xx < requests if expected_status(headers) == 304 else non_2xx):
+        raise RuntimeError(f"{path}: {errors} failed and {non_2xx} non-2xx of {requests} responses under load")
+    return {"rps": float(figure(r"Requests per second:\s+([\d.]+)")), "requests": requests, "p50": rows[50],
+            "p95": rows[95]}
 
 
 def _client_process(port, path, headers, seconds, results):
@@ -372,7 +395,7 @@ def _client_process(port, path, headers, seconds, results):
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         response.read()
-        if response.status != 200:
+        if response.status != expected_status(headers):
             results.put(("error", response.status))
             return
         latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -437,12 +460,19 @@ def measured_load(server: Gunicorn, database: str, load, path: str, seconds: int
     return figures
 
 
-def throughput(worker_class: str, endpoints: dict[str, tuple[str, dict]], options, load, database: str) -> dict:
+def throughput(worker_class: str, endpoints: dict[str, tuple[str, dict]], auth: dict, options, load,
+               database: str) -> dict:
+    """The endpoints, and each poll among them ("poll: ...") again with If-None-Match (" (304)")."""
     server = Gunicorn(WORKER_CLASSES[worker_class], options.access_log, not options.no_health_checks)
     try:
+        endpoints = dict(endpoints, **conditional(
+            {label: path for label, (path, headers) in endpoints.items() if label.startswith("poll: ")},
+            lambda path: server.get_with_headers(path, auth)[2]["ETag"]))
         for label, (path, headers) in endpoints.items():  # each answers right before it is loaded
+            headers = dict(auth, **headers) if label.startswith("poll: ") else headers
+            endpoints[label] = (path, headers)
             status, body = server.get(path, headers)
-            assert status == 200, (label, status, body[:300])
+            assert status == expected_status(headers), (label, status, body[:300])
             load(server.port, path, 1, headers)  # warm-up: both workers, every code path loaded
         rounds: dict[str, list[dict]] = {label: [] for label in endpoints}
         for _ in range(options.rounds):
@@ -503,6 +533,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     env = prepare("bench_api")
     os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    os.environ["VIO_OVA_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # the specs' OVA URL is on loopback, as an administrator allows
     (env.data_dir / "static").mkdir()  # whitenoise's STATIC_ROOT: the API serves no static files
     try:
         report(options, classes, env, load, "ApacheBench (ab -k)" if use_ab else "python http.client, keep-alive")
@@ -532,25 +563,32 @@ def report(options, classes, env, load, load_name: str) -> None:
     populate(0, SMALL, vcenter, user, max_runs, rng)
     target = Deployment.objects.filter(status="running").order_by("pk").first()
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
-    paths = dict(list_endpoints(target, with_limit_1000=False), **poll_paths(target))
+    polls = poll_paths(target)
+
+    def etag_of(path: str) -> str:
+        return client.get(path)["ETag"]
+
+    paths = dict(list_endpoints(target, with_limit_1000=False), **polls, **conditional(polls, etag_of))
     small = query_counts(client, paths)
     populate(SMALL, DEPLOYMENTS - SMALL, vcenter, user, max_runs, rng)
     print(f"{env.database}: {Deployment.objects.count()} deployments, {Run.objects.count()} runs, "
           f"{StepRun.objects.count()} steps, {RunEvent.objects.count()} events; "
           f"set up in {time.monotonic() - started:.1f} s")
+    paths.update(conditional(polls, etag_of))  # the same tags unless the target changed: it did not
     large = query_counts(client, paths)
 
     lists = list_endpoints(target, with_limit_1000=True)
-    samples = latencies(client, dict(lists, **poll_paths(target)), options.requests)
+    samples = latencies(client, dict(lists, **polls, **conditional(polls, etag_of)), options.requests)
     session = Client(HTTP_HOST="127.0.0.1")
     session.force_login(user)
     samples.update({f"{label} (session)": values for label, values in
-                    latencies(session, {"poll: status ?since": poll_paths(target)["poll: status ?since"]},
+                    latencies(session, {"poll: status ?since": polls["poll: status ?since"]},
                               options.requests).items()})
 
     print(f"\n1. In process (Django test client, token auth), {options.requests} requests each, "
           f"{DEPLOYMENTS} deployments")
-    print(f"{'endpoint':38} {'p50 ms':>8} {'p95 ms':>8} {'queries@10':>11} {'queries@1000':>13}")
+    print(f"{'endpoint':38} {'p50 ms':>8} {'p95 ms':>8} {'queries@10':>11} {'queries@1000':>13}   "
+          f"({CONDITIONAL.strip()}: with If-None-Match, nothing new)")
     for label, values in samples.items():
         key = label.removesuffix(" (session)")
         q_small = str(small[key]) if key in small and label == key else "-"
@@ -566,22 +604,22 @@ def report(options, classes, env, load, load_name: str) -> None:
     auth = {"Authorization": f"Token {token}"}
     endpoints = {"bare Django view": ("/bench/bare/", {}), "plain DRF view": ("/api/bench/drf/", {}),
                  "DRF + token auth only": ("/api/bench/token/", auth),
-                 **{label: (path, auth) for label, path in poll_paths(target).items()}}
+                 **{label: (path, auth) for label, path in polls.items()}}
     results = {}
     for worker_class in classes:
-        results[worker_class] = throughput(worker_class, endpoints, options, load, env.database.split()[-1])
+        results[worker_class] = throughput(worker_class, endpoints, auth, options, load, env.database.split()[-1])
     print(f"\n2. Over HTTP: gunicorn, 2 workers, 127.0.0.1; load: {load_name}, {CONCURRENCY} concurrent, "
           f"{options.seconds} s per endpoint x {options.rounds} round(s), median round"
           + (", access log on" if options.access_log else "")
           + (", no connection health checks" if options.no_health_checks else ""))
     cores = os.cpu_count() or 1
-    print(f"{'':66}{'CPU ms per request':^26}")
-    print(f"{'workers':8} {'endpoint':24} {'req/s':>6} {'p50 ms':>6} {'p95 ms':>6} {'vs bare':>7} "
+    print(f"{'':70}{'CPU ms per request':^26}")
+    print(f"{'workers':8} {'endpoint':28} {'req/s':>6} {'p50 ms':>6} {'p95 ms':>6} {'vs bare':>7} "
           f"{'gunicorn':>9} {'postgres':>8} {'client':>7} {'req/s if idle':>13}  each round (req/s)")
     for worker_class, measured in results.items():
         for label, figures in measured.items():
             cpu = figures["gunicorn_ms"] + figures["postgres_ms"] + figures["client_ms"]
-            print(f"{worker_class:8} {label:24} {figures['rps']:6.0f} {figures['p50']:6.1f} {figures['p95']:6.1f} "
+            print(f"{worker_class:8} {label:28} {figures['rps']:6.0f} {figures['p50']:6.1f} {figures['p95']:6.1f} "
                   f"{figures['vs_bare']:7.2f} {figures['gunicorn_ms']:9.3f} {figures['postgres_ms']:8.3f} "
                   f"{figures['client_ms']:7.3f} {cores * 1000 / cpu if cpu else 0:13.0f}  "
                   f"{' '.join(f'{r:.0f}' for r in figures['rounds'])}")
@@ -591,10 +629,12 @@ def report(options, classes, env, load, load_name: str) -> None:
         best = max(results, key=lambda name: results[name]["poll: deployment"]["rps"])
         print(f"most polls/s: {best} workers")
     headline = results[classes[0]]
-    poll_rps, ratio = headline["poll: deployment"]["rps"], headline["poll: deployment"]["vs_bare"]
+    poll, conditional_poll = headline["poll: deployment"], headline["poll: deployment" + CONDITIONAL]
     print(f"\npoll = GET /api/v1/deployments/{{id}}/ with a token, {classes[0]} workers (median round); "
-          "poll_vs_bare = the median over rounds of poll/bare in the same round")
-    print(f"list_p95_ms={list_p95:.1f} poll_rps={poll_rps:.0f} poll_vs_bare={ratio:.2f}")
+          "poll_vs_bare = the median over rounds of poll/bare in the same round; poll_304 = the same poll "
+          "with the ETag of its last answer (If-None-Match), nothing new: 304")
+    print(f"list_p95_ms={list_p95:.1f} poll_rps={poll['rps']:.0f} poll_vs_bare={poll['vs_bare']:.2f} "
+          f"poll_304_rps={conditional_poll['rps']:.0f} poll_304_vs_bare={conditional_poll['vs_bare']:.2f}")
 
 
 if __name__ == "__main__":

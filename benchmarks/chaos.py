@@ -68,7 +68,8 @@ class World:
     """Private PostgreSQL and Redis, the appliance's processes, and an API client."""
 
     def __init__(self):
-        from testkit.postgres import PrivateCluster, free_port
+        from testkit.net import free_port
+        from testkit.postgres import PrivateCluster
         from testkit.redis import PrivateRedis
 
         self.data_dir = Path(tempfile.mkdtemp(prefix="vio-chaos-"))
@@ -84,6 +85,7 @@ class World:
             "VIO_HTTPS": "0", "VIO_SIMULATED_HOSTS": "1", "DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SETTINGS_MODULE": "vio_manager.settings", "VIO_LOG_LEVEL": "WARNING",
             "CELERY_TASK_DEFAULT_QUEUE": "chaos", **FAST,
+            "VIO_OVA_ALLOWED_NETWORKS": "127.0.0.0/8",  # the OVA is served on loopback, as an administrator allows
         })
         import django
 
@@ -324,7 +326,8 @@ class Campaign:
         self.count = 0
 
     def deploy(self, sim: Simulator) -> tuple[object, int]:
-        from benchmarks.deploy import register, spec_for
+        from testkit.spec import registered_vcenter as register
+        from testkit.spec import spec_for
 
         self.count += 1
         name = f"chaos{self.count:02d}"
@@ -501,7 +504,7 @@ def main() -> int:
     SCALE = scale
 
     world = World()
-    from benchmarks.deploy import serve_ova
+    from testkit.ova import serve_ova
 
     ova_url, server = serve_ova(world.data_dir)
     campaign = Campaign(world, ova_url, topology, scale)

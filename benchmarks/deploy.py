@@ -2,7 +2,7 @@
 script and the same operations one after another, on the vCenter simulator with task delays.
 
 What runs (each on a fresh simulator process with the same delays, so no run adopts what another made):
-  (a) engine: an HA DVS deployment (13 VMs) from tests/spec_fixtures.valid_spec, launched with
+  (a) engine: an HA DVS deployment (13 VMs) from testkit.spec.valid_spec, launched with
       deployments.services.launch.create_deployment and advanced by `--workers` real `celery worker`
       processes (prefork, `--concurrency` children each; default 2 x 3 = 6 pool slots, so the 4 steps the
       per-vCenter limit settings.VIO_ENGINE_PARALLEL_PER_VCENTER allows can run while advance_run tasks
@@ -62,21 +62,19 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import urllib.parse
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import Workers, p95, prepare  # noqa: E402
+from testkit.ova import appliance_ova, serve_ova  # noqa: E402
+from testkit.spec import registered_vcenter as register  # noqa: E402
+from testkit.spec import spec_for  # noqa: E402
 
-OVA = ROOT / "var" / "appliance" / "vio-appliance.ova"
 DELAYS_MS = {"import_ova": 5000, "clone": 3000, "customize": 1000, "power_on": 1000, "wait_guest": 2000,
              "anti_affinity": 0}
 TASK_METHODS = {"clone": "CloneVM_Task", "customize": "CustomizeVM_Task", "power_on": "PowerOnVM_Task",
@@ -111,52 +109,6 @@ def start_simulator(delays: dict):
             sim.stop()
             raise RuntimeError(f"the simulator refused the delay rule {rule}: {body}")
     return sim
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def appliance_ova(data_dir: Path) -> Path:
-    """var/appliance/vio-appliance.ova (`make ova`), or one built into the benchmark's data directory."""
-    if OVA.exists():
-        return OVA
-    built = data_dir / "appliance" / OVA.name
-    if not built.exists():
-        built.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(ROOT / "scripts" / "build-ova.sh"), str(built)], check=True, capture_output=True)
-    return built
-
-
-def serve_ova(data_dir: Path) -> tuple[str, ThreadingHTTPServer]:
-    """The appliance OVA over HTTP on loopback, as an administrator would publish it."""
-    path = appliance_ova(data_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(path.parent)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/{path.name}", server
-
-
-def spec_for(sim, name: str, topology: str, ova_url: str) -> dict:
-    from tests.spec_fixtures import valid_spec
-
-    data = valid_spec(sim)
-    data.update(name=name, topology=topology, appliance_ova={"url": ova_url})
-    return data
-
-
-def register(sim, name: str):
-    """Register, accept and sync the simulator's vCenter (as an administrator does)."""
-    from inventory import models as m
-    from inventory.services import endpoints, sync
-
-    vcenter = endpoints.register(m.VCenter, name=name, host=sim.host, port=sim.port, username=sim.username,
-                                 password=sim.password)
-    vcenter = endpoints.accept_certificate(vcenter, sim.fingerprint)
-    record = sync.sync_vcenter(vcenter.pk)
-    if record is None or not record.ok:
-        raise RuntimeError(f"the sync of {sim.url} failed: {record.error if record else 'another sync held it'}")
-    return vcenter
 
 
 # --- (a) the engine -----------------------------------------------------------------------------
@@ -448,6 +400,7 @@ def main() -> None:
          "delays": {kind: int(ms * scale) for kind, ms in DELAYS_MS.items()}}
 
     environment = prepare("bench_deploy")
+    os.environ["VIO_OVA_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # the OVA is served on loopback, as an administrator allows
     probe = environment.data_dir / "probe.jsonl"
     os.environ["VIO_BENCH_PROBE"] = str(probe)  # read by benchmarks/_probe.py, here and in the workers
     try:

@@ -9,33 +9,32 @@ datastore per host), then measures in this one process:
   - SOAP round trips of each (HTTP requests on the wire), peak RSS after the syncs;
   - the inventory page's render time at that size (median of 5, Django test client).
 
-Run: .venv/bin/python benchmarks/inventory_sync.py   (uses a throw-away SQLite database, or
-DATABASE_URL if set). Ends with: speedup=<x> round_trips=<n> peak_rss_mb=<n> sync_s=<s> naive_s=<s>
+The benchmark runs in a world of its own (benchmarks/_common.prepare: a database, keys and a data
+directory made for this run and removed at its end), so it can run again and again.
+
+Run: .venv/bin/python benchmarks/inventory_sync.py [--quick]   (PostgreSQL database
+bench_inventory_<pid> next to DATABASE_URL's when set, else SQLite in a temp dir). --quick: +4
+clusters x 4 hosts, 500 VMs, 40 port groups, 10 datastores, one warm sync and one page render:
+what CI runs. Ends with: speedup=<x> round_trips=<n> peak_rss_mb=<n> sync_s=<s> naive_s=<s>
 """
 
+import argparse
 import http.client
 import os
 import resource
+import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DATA_DIR = tempfile.mkdtemp(prefix="vio-bench-")
-os.environ.setdefault("VIO_DATA_DIR", DATA_DIR)
-os.environ.setdefault("VIO_HTTPS", "0")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vio_manager.settings")
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
+from benchmarks._common import prepare  # noqa: E402
 
 SCALE = ("-clusters", "20", "-hosts", "16", "-vms", "5000", "-portgroups", "197", "-datastores", "48")
+SCALE_QUICK = ("-clusters", "4", "-hosts", "4", "-vms", "500", "-portgroups", "37", "-datastores", "8")
 
 
 class RoundTrips:
@@ -103,8 +102,33 @@ def naive_walk(si) -> int:
     return objects
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends like Ctrl-C: the simulator stopped, the database dropped
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller inventory, one warm sync, one page render")
+    options = parser.parse_args()
+    signal.signal(signal.SIGTERM, interrupted)
+    env = prepare("bench_inventory")
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    try:
+        measure(SCALE_QUICK if options.quick else SCALE, warm=1 if options.quick else 3,
+                renders=1 if options.quick else 5, database=env.database)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        env.cleanup()
+
+
+def measure(scale: tuple, warm: int, renders: int, database: str) -> None:
+    import django
+
+    django.setup()
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
     from django.test import Client
 
     from inventory import models as m
@@ -114,8 +138,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)
+    print(f"{database}; simulator flags: {' '.join(scale)}")
     started = time.monotonic()
-    simulator = start_vcsim(*SCALE)
+    simulator = start_vcsim(*scale)
     print(f"simulator: {simulator.inventory} ready in {time.monotonic() - started:.1f} s")
     try:
         vcenter = endpoints.register(m.VCenter, name="bench", host=simulator.host, port=simulator.port,
@@ -127,7 +152,7 @@ def main() -> None:
         cold = sync.sync_vcenter(vcenter.pk)
         cold_s, cold_trips = time.monotonic() - started, wire.take()
         warm_runs = []
-        for _ in range(3):
+        for _ in range(warm):
             started = time.monotonic()
             record = sync.sync_vcenter(vcenter.pk)
             warm_runs.append((time.monotonic() - started, wire.take(), record))
@@ -139,13 +164,13 @@ def main() -> None:
         user = get_user_model().objects.create_superuser("bench", password="bench-password-123")
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(user)
-        renders = []
-        for _ in range(5):
+        render_times = []
+        for _ in range(renders):
             started = time.monotonic()
             response = client.get(f"/vcenters/{vcenter.pk}/inventory/")
-            renders.append(time.monotonic() - started)
+            render_times.append(time.monotonic() - started)
             assert response.status_code == 200
-        page_ms = statistics.median(renders) * 1000
+        page_ms = statistics.median(render_times) * 1000
 
         si = connect(simulator.host, simulator.port, simulator.username, simulator.password, simulator.fingerprint)
         wire.take()
@@ -160,12 +185,12 @@ def main() -> None:
     print(f"stored: {counts}")
     print(f"{'':34} {'seconds':>9} {'round trips':>12}")
     print(f"{'sync, cold (login included)':34} {cold_s:9.3f} {cold_trips:12d}")
-    print(f"{'sync, warm session (median of 3)':34} {sync_s:9.3f} {warm_trips:12d}")
+    print(f"{f'sync, warm session (median of {warm})':34} {sync_s:9.3f} {warm_trips:12d}")
     print(f"{'naive attribute walk (read only)':34} {naive_s:9.3f} {naive_trips:12d}   ({walked} objects)")
     print(f"sync vs naive: {naive_s / sync_s:.1f}x faster warm, {naive_s / cold_s:.1f}x cold; "
           f"round trips {naive_trips} -> {cold_trips}")
     print(f"peak RSS of this process after the syncs: {peak_rss_mb:.0f} MB")
-    print(f"inventory page render at this size: {page_ms:.0f} ms (median of 5)")
+    print(f"inventory page render at this size: {page_ms:.0f} ms (median of {renders})")
     print(f"speedup={naive_s / sync_s:.1f} round_trips={cold_trips} peak_rss_mb={peak_rss_mb:.0f} "
           f"sync_s={sync_s:.3f} naive_s={naive_s:.2f}")
 

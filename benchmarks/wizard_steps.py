@@ -7,35 +7,33 @@ the wizard --runs times through Django's test client (in process: the time is se
 and POST of each step, the review and the finish that creates the deployment. A step whose query
 count is the same for both inventories has no N+1.
 
-Run: .venv/bin/python benchmarks/wizard_steps.py [--runs 8]   (a throw-away SQLite database, or
-DATABASE_URL if set). Ends with: p95_ms=<slowest step's p95> queries_max=<n>
+Every walk starts from the same data: the deployment a walk creates (and the addresses its review
+step allocated) is deleted before the next walk, outside the timing; the whole benchmark runs in
+a world of its own (benchmarks/_common.prepare: a database, a broker queue, keys and a data
+directory made for this run and removed at its end), so it can run again and again.
+
+Run: .venv/bin/python benchmarks/wizard_steps.py [--runs 8] [--quick]   (PostgreSQL database
+bench_wizard_<pid> next to DATABASE_URL's when set, else SQLite in a temp dir). --quick: 2 walks
+per inventory and a smaller large inventory (+4 clusters x 4 hosts, 500 VMs): what CI runs.
+Ends with: p95_ms=<slowest step's p95> queries_max=<n>
 """
 
 import argparse
 import gc
 import os
+import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("VIO_DATA_DIR", tempfile.mkdtemp(prefix="vio-bench-"))
-os.environ.setdefault("VIO_HTTPS", "0")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vio_manager.settings")
 
-import django  # noqa: E402
-
-django.setup()
+from benchmarks._common import p95, prepare  # noqa: E402
 
 LARGE = ("-clusters", "20", "-hosts", "16", "-vms", "5000", "-portgroups", "197", "-datastores", "48")
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+LARGE_QUICK = ("-clusters", "4", "-hosts", "4", "-vms", "500", "-portgroups", "37", "-datastores", "8")
 
 
 def measure(samples: dict, key: str, call):
@@ -59,10 +57,11 @@ def walk_inventory(label: str, simulator_args: tuple, runs: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from deployments.models import Deployment, IpAllocation
     from simulators.launcher import start_vcsim
     # The wizard's own test driver: the same answers the HTTP tests give, step by step.
-    from tests.spec_fixtures import registered_vcenter, valid_spec
-    from tests.test_wizard import Wizard, steps_for
+    from testkit.spec import registered_vcenter, valid_spec
+    from testkit.wizard import Wizard, acknowledgements, compute_answer, steps_for
 
     simulator = start_vcsim(*simulator_args)
     samples: dict = {}
@@ -78,40 +77,67 @@ def walk_inventory(label: str, simulator_args: tuple, runs: int) -> dict:
             for step, data in steps_for(spec, vcenter, wizard):
                 measure(samples, f"{step} GET", lambda: wizard.get(step))
                 if data == "compute":
-                    form = wizard.get("compute").context["form"]
-                    data = {}
-                    for entry in spec["compute_clusters"]:
-                        row = next(i for i, r in enumerate(form.rows) if r["cluster"].name == entry["cluster"])
-                        data[f"use_{row}"], data[f"datastores_{row}"] = "on", entry["datastores"]
+                    data = compute_answer(spec, wizard.get("compute").context["form"])
                 response = measure(samples, f"{step} POST", lambda: wizard.post(step, data))
                 assert response.status_code == 302, (step, response.context["form"].errors if response.context else response)
             review = measure(samples, "review GET", lambda: wizard.get("review"))
-            acks = {name: "on" for name in review.context["form"].fields if name.startswith("ack_")}
-            response = measure(samples, "review POST (deploy)", lambda: wizard.post("review", acks))
-            assert response.status_code == 302
+            response = measure(samples, "review POST (deploy)", lambda: wizard.post("review", acknowledgements(review)))
+            assert response.status_code == 302 and response["Location"].endswith("/done/"), (
+                f"walk {run + 1} of {runs} was not deployed: " + (
+                    str(response.context["form"].errors) if response.context else response.get("Location", "")))
             measure(samples, "done", lambda: client.get(response["Location"]))
+            # The next walk starts from the same data: this walk's deployment and its addresses go.
+            made = Deployment.objects.get(name=spec["name"])
+            made.delete()
+            assert not IpAllocation.objects.filter(deployment_id=made.pk).exists()
     finally:
         simulator.stop()
     return samples
 
 
-def main() -> None:
-    from django.core.management import call_command
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends like Ctrl-C: the simulator stopped, the database dropped
 
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--runs", type=int, help="walks per inventory (default 8; 2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="2 walks, a smaller large inventory")
     options = parser.parse_args()
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", "--noinput", verbosity=0)
+    runs = options.runs or (2 if options.quick else 8)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+    signal.signal(signal.SIGTERM, interrupted)
+    env = prepare("bench_wizard")
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    # The specs' appliance OVA URL is on loopback: an administrator's allowance, as in the tests.
+    os.environ.setdefault("VIO_OVA_ALLOWED_NETWORKS", "127.0.0.0/8")
+    try:
+        report(runs, LARGE_QUICK if options.quick else LARGE, env)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        env.cleanup()
+
+
+def report(runs: int, large_args: tuple, env) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
     # Lets the test client hand back each response's form (the compute step's rows), as in the tests.
     from django.test.utils import setup_test_environment
 
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # the pages name the hashed static files
     setup_test_environment()
 
-    small = walk_inventory("small", (), options.runs)
-    large = walk_inventory("large", LARGE, options.runs)
+    small = walk_inventory("small", (), runs)
+    large = walk_inventory("large", large_args, runs)
 
-    print(f"{options.runs} walks per inventory; server time in process (Django test client)")
+    print(f"{env.database}; large inventory: {' '.join(large_args)}")
+    print(f"{runs} walks per inventory; server time in process (Django test client)")
     print(f"{'step':24} {'p95 ms small':>12} {'p95 ms large':>12} {'queries small':>14} {'queries large':>14}")
     worst_ms, worst_queries, growing = 0.0, 0, []
     for key in large:

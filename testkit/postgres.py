@@ -9,18 +9,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from testkit.net import free_port
+
 
 def _binaries() -> Path:
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
     if not versions:
         raise RuntimeError("PostgreSQL's server binaries are missing: `make test` installs Debian's postgresql.")
     return versions[-1].parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivateCluster:
@@ -82,3 +78,21 @@ class PrivateCluster:
         except (RuntimeError, subprocess.TimeoutExpired):
             pass  # not running
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def database_names(url: str) -> set[str]:
+    """The names of the databases on the server of this postgres:// URL (as its user sees them)."""
+    import urllib.parse
+
+    import psycopg2
+
+    parts = urllib.parse.urlsplit(url)
+    connection = psycopg2.connect(host=parts.hostname, port=parts.port or 5432,
+                                  user=urllib.parse.unquote(parts.username or ""),
+                                  password=urllib.parse.unquote(parts.password or ""), dbname=parts.path.lstrip("/"))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database")
+            return {row[0] for row in cursor.fetchall()}
+    finally:
+        connection.close()

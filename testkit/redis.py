@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import time
 
-from testkit.postgres import free_port
+from testkit.net import free_port
 
 
 class PrivateRedis:

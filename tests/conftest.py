@@ -1,4 +1,6 @@
-"""Fixtures that start the real parts: the vCenter simulator, Celery worker processes, a browser.
+"""Fixtures that start the real parts: the vCenter simulator, Celery worker processes, a browser,
+and the small servers and registered objects many test modules share. What they are made of lives
+in testkit/ (shared with benchmarks/); this file only makes fixtures of it.
 
 `make test` provides PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL) before pytest starts.
 """
@@ -17,6 +19,9 @@ import pytest
 
 from inventory.clients.tls import context_trusting, fetch_certificate
 from simulators.launcher import start_vcsim
+from testkit import net, ova, servers
+from testkit.runs import FAST_REAPER
+from testkit.spec import registered_vcenter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +103,49 @@ def vcenter_si(vcsim):
     disconnect(si)
 
 
+@pytest.fixture
+def synced_vcenter(vcsim):
+    """The session simulator's vCenter, registered, pinned and synced."""
+    return registered_vcenter(vcsim)
+
+
+# --- small servers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on."""
+    return net.free_port()
+
+
+@pytest.fixture
+def https_server():
+    """An HTTPS web server on 127.0.0.1 that is not a vSphere endpoint (its port: .port)."""
+    server = servers.NotVCenterServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def appliance_ova(tmp_path_factory) -> Path:
+    """The project's appliance OVA (scripts/build-ova.sh), built once for the session."""
+    path = tmp_path_factory.mktemp("ova") / "vio-appliance.ova"
+    seconds = ova.build_ova(path)
+    print(f"built {path.name}: {path.stat().st_size} bytes in {seconds:.2f} s")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ova_url(tmp_path_factory):
+    """The project's appliance OVA, built for this module and served over HTTP on loopback as an
+    administrator would."""
+    path = tmp_path_factory.mktemp("appliance") / "vio-appliance.ova"
+    ova.build_ova(path)
+    url, server = ova.serve(path)
+    yield url
+    server.stop()
+
+
 # --- Celery worker processes ----------------------------------------------------------------
 
 
@@ -168,6 +216,21 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def private_queue(settings):
+    """A queue of this test's own, so only the processes this test starts take its messages; this
+    process's engine settings detect a lost worker fast (testkit.runs.FAST_REAPER), as the workers
+    started with that environment do."""
+    from vio_manager.celery import app
+
+    previous, queue = app.conf.task_default_queue, f"vio-recovery-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    for name, value in FAST_REAPER.items():
+        setattr(settings, name, int(value))
+    yield queue
+    app.conf.task_default_queue = previous
 
 
 @pytest.fixture(scope="session")

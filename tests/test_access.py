@@ -8,7 +8,6 @@ the day it is added): anonymous -> 401, below the needed role -> 403, at or abov
 import hashlib
 import json
 import re
-import socket
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -22,7 +21,9 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services.secrets import split_secrets
 from inventory import models as m
-from tests.spec_fixtures import valid_spec
+from testkit.api import assert_error_shape
+from testkit.net import free_port
+from testkit.spec import valid_spec
 from vio_manager.access import audit, tokens
 from vio_manager.access.models import ApiToken, AuditEvent
 from vio_manager.access.roles import ADMIN, OPERATOR, RANK, VIEWER, role_of, set_role
@@ -87,12 +88,6 @@ def test_the_matrix_covers_the_api():
 # --- people and things -------------------------------------------------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Hundreds of tests each make four users: a deliberately slow hash would take minutes.
@@ -117,10 +112,10 @@ def people():
 def world(people):
     """One of each thing the API serves, none of it reachable: an action that would connect fails
     at once on a closed loopback port."""
-    port = closed_port()
+    port = free_port()
     vcenter = m.VCenter.objects.create(name="vc", host="127.0.0.1", port=port, username="administrator@vsphere.local",
                                        password="vc-secret", certificate_sha256="AB:" * 31 + "AB", status="connected")
-    nsx = m.NsxManager.objects.create(name="nsx", host="127.0.0.1", port=closed_port(), username="admin",
+    nsx = m.NsxManager.objects.create(name="nsx", host="127.0.0.1", port=free_port(), username="admin",
                                       password="nsx-secret", certificate_sha256="CD:" * 31 + "CD", vcenter=vcenter)
     public, _ = split_secrets(valid_spec(SimpleNamespace(host="127.0.0.1", port=port)))
     deployment = Deployment.objects.create(name="cloud1", vcenter=vcenter, spec=public, secrets="{}",
@@ -163,13 +158,6 @@ def url_for(name, cls, params, world, people, who) -> tuple[str, bool]:
     return reverse(name, kwargs=kwargs), resolved
 
 
-def assert_error_shape(response, code):
-    body = response.json()
-    assert set(body) >= {"code", "message", "errors"} and body["code"] == code, body
-    assert isinstance(body["errors"], list) and body["message"]
-    return body
-
-
 # --- the matrix -------------------------------------------------------------------------------
 
 
@@ -185,11 +173,11 @@ def test_role_matrix(client, people, world, name, method, cls, params, who):
 
     if who == "anonymous":
         assert response.status_code == 401, (url, response.content[:300])
-        assert_error_shape(response, "not_authenticated")
+        assert_error_shape(response, code="not_authenticated")
         assert response["WWW-Authenticate"].startswith("Token")
     elif RANK.get(who, 0) < RANK[needed]:
         assert response.status_code == 403, (url, response.content[:300])
-        assert f"needs the {needed} role" in assert_error_shape(response, "permission_denied")["message"]
+        assert f"needs the {needed} role" in assert_error_shape(response, code="permission_denied")["message"]
         assert AuditEvent.objects.count() == before
     else:
         assert response.status_code not in (401, 403) and response.status_code < 500, (url, response.content[:500])
@@ -206,7 +194,7 @@ def test_session_users_meet_the_same_roles(client, people, world):
     assert client.get("/api/v1/deployments/").status_code == 200
     refused = client.post(f"/api/v1/deployments/{world.deployment.pk}/retry/")
     assert refused.status_code == 403
-    assert assert_error_shape(refused, "permission_denied")["message"] == (
+    assert assert_error_shape(refused, code="permission_denied")["message"] == (
         "This needs the operator role; your account has the viewer role.")
     client.force_login(people.users[OPERATOR])
     assert client.post(f"/api/v1/vcenters/{world.vcenter.pk}/sync/").status_code == 202
@@ -249,40 +237,150 @@ def test_token_made_over_the_api_works_once_shown_and_stored_hashed(client, peop
     client.logout()
     refused = client.get("/api/v1/deployments/", HTTP_AUTHORIZATION=f"Token {value}")
     assert refused.status_code == 401
-    assert_error_shape(refused, "token_revoked")
+    assert_error_shape(refused, code="token_revoked")
     actions = list(AuditEvent.objects.filter(user=people.users[OPERATOR]).values_list("action", flat=True))
     assert "token.create" in actions and "token.revoke" in actions
     assert value not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
 
 def test_bad_expired_and_disabled_tokens_are_401(client, people):
-    assert_error_shape(client.get("/api/v1/", HTTP_AUTHORIZATION="Token nonsense"), "invalid_token")
-    assert_error_shape(client.get("/api/v1/", HTTP_AUTHORIZATION="Token"), "invalid_token")
+    assert_error_shape(client.get("/api/v1/", HTTP_AUTHORIZATION="Token nonsense"), code="invalid_token")
+    assert_error_shape(client.get("/api/v1/", HTTP_AUTHORIZATION="Token"), code="invalid_token")
     token, value = tokens.create_token(people.users[VIEWER], "old", expires_at=timezone.now() + timedelta(days=1))
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     expired = client.get("/api/v1/", HTTP_AUTHORIZATION=f"Token {value}")
-    assert expired.status_code == 401 and assert_error_shape(expired, "token_expired")
+    assert expired.status_code == 401 and assert_error_shape(expired, code="token_expired")
+    assert client.get("/api/v1/", HTTP_AUTHORIZATION=f"Token {people.keys[VIEWER]}").status_code == 200  # cached now
     people.users[VIEWER].is_active = False
     people.users[VIEWER].save()
     disabled = client.get("/api/v1/", HTTP_AUTHORIZATION=f"Token {people.keys[VIEWER]}")
-    assert disabled.status_code == 401 and assert_error_shape(disabled, "user_inactive")
+    assert disabled.status_code == 401 and assert_error_shape(disabled, code="user_inactive")
     # A session cookie does not rescue a bad token: the token header is decisive.
     client.force_login(people.users[OPERATOR])
     assert client.get("/api/v1/", HTTP_AUTHORIZATION="Bearer nonsense").status_code == 401
 
 
-def test_polling_with_a_token_costs_one_query(client, people, django_assert_num_queries):
+def test_polling_with_a_token_costs_no_query_for_it_once_cached(client, people, django_assert_num_queries):
     header = {"HTTP_AUTHORIZATION": f"Token {people.keys[VIEWER]}"}
-    with django_assert_num_queries(2):  # first use: the lookup, and last_used_at
+    with django_assert_num_queries(2):  # first use: the token, its user and the role together; last_used_at
         assert client.get("/api/v1/", **header).status_code == 200
-    with django_assert_num_queries(1):  # the token, its user and the role, together
+    with django_assert_num_queries(0):  # from the cache (Redis, shared by every process)
         assert client.get("/api/v1/", **header).status_code == 200
+    assert client.get("/api/v1/deployments/", **header).status_code == 200
+
+
+# --- the token cache: shared by every process, and a change takes effect at once ----------------------
+
+
+def _cached_entry(value):
+    from django.core.cache import caches
+
+    return caches[tokens.CACHE].get(f"api-token:{tokens.digest(value)}")
+
+
+def test_the_token_cache_is_redis_and_keeps_no_password_hash(client, people, settings):
+    assert settings.CACHES[tokens.CACHE]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    value = people.keys[OPERATOR]
+    assert _cached_entry(value) is None
+    assert client.get("/api/v1/", HTTP_AUTHORIZATION=f"Token {value}").status_code == 200
+    entry = _cached_entry(value)
+    assert entry["role"] == OPERATOR and "operator-user" in entry["user"]
+    assert people.users[OPERATOR].password not in repr(entry) and value not in repr(entry)
+
+
+def _changes():
+    """(what a change does to the user of the token, the answer the next request must get)."""
+    def revoke_over_the_api(client, people, value):
+        token = ApiToken.objects.get(key_hash=tokens.digest(value))
+        client.force_login(people.users[OPERATOR])
+        assert client.delete(f"/api/v1/tokens/{token.pk}/").status_code == 204
+        client.logout()
+
+    def revoke_on_the_page(client, people, value):
+        token = ApiToken.objects.get(key_hash=tokens.digest(value))
+        client.force_login(people.users[OPERATOR])
+        assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 302
+        client.logout()
+
+    def delete(client, people, value):
+        ApiToken.objects.get(key_hash=tokens.digest(value)).delete()
+
+    def disable(client, people, value):
+        people.users[OPERATOR].is_active = False
+        people.users[OPERATOR].save()
+
+    def demote(client, people, value):
+        set_role(people.users[OPERATOR], VIEWER)
+
+    def remove_from_the_group(client, people, value):
+        from django.contrib.auth.models import Group
+
+        Group.objects.get(name=OPERATOR).user_set.remove(people.users[OPERATOR])
+
+    def delete_the_user(client, people, value):
+        people.users[OPERATOR].delete()
+
+    return [(revoke_over_the_api, 401, "token_revoked"), (revoke_on_the_page, 401, "token_revoked"),
+            (delete, 401, "invalid_token"), (disable, 401, "user_inactive"), (demote, 403, "permission_denied"),
+            (remove_from_the_group, 403, "permission_denied"), (delete_the_user, 401, "invalid_token")]
+
+
+@pytest.mark.parametrize("change,status,code", _changes(), ids=[change.__name__ for change, *_ in _changes()])
+def test_a_change_to_a_cached_token_or_its_user_takes_effect_at_once(client, people, world, change, status, code):
+    value = people.keys[OPERATOR]
+    retry = f"/api/v1/deployments/{world.deployment.pk}/cancel/"  # an operator's action (409: no run to stop)
+    for _ in range(2):
+        assert client.post(retry, HTTP_AUTHORIZATION=f"Token {value}").status_code == 409
+    assert isinstance(_cached_entry(value), dict)  # the next request would be answered from the cache
+    change(client, people, value)
+    assert_error_shape(client.post(retry, HTTP_AUTHORIZATION=f"Token {value}"), status, code)
+    assert not isinstance(_cached_entry(value), dict)
+
+
+def test_a_lookup_that_read_before_a_revoke_cannot_put_the_token_back(client, people):
+    value = people.keys[VIEWER]
+    stale = tokens._entry(tokens._find(tokens.digest(value)))  # read, then the revoke commits
+    tokens.revoke(ApiToken.objects.get(key_hash=tokens.digest(value)))
+    assert tokens._remember(f"api-token:{tokens.digest(value)}", stale, tokens.TOKEN_CACHE_SECONDS) is False
+    assert_error_shape(client.get("/api/v1/", HTTP_AUTHORIZATION=f"Token {value}"), 401, "token_revoked")
+
+
+def test_tokens_still_work_while_the_cache_is_down(client, people, settings, caplog):
+    settings.CACHES = {**settings.CACHES, tokens.CACHE: {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    header = {"HTTP_AUTHORIZATION": f"Token {people.keys[VIEWER]}"}
+    assert client.get("/api/v1/deployments/", **header).status_code == 200
+    assert "API token cache unreachable" in caplog.text
+    tokens.revoke(ApiToken.objects.get(key_hash=tokens.digest(people.keys[VIEWER])))
+    assert_error_shape(client.get("/api/v1/deployments/", **header), 401, "token_revoked")
+
+
+@pytest.mark.parametrize("environment,default,token_cache", [
+    ({}, "locmem.LocMemCache", "dummy.DummyCache"),  # embedded: per-process memory; no token cache
+    ({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/1"),
+    ({"CELERY_BROKER_URL": "redis://broker:6379/15"}, "redis://broker:6379/0", "redis://broker:6379/0"),
+    ({"CELERY_BROKER_URL": "redis://broker:6379/0", "VIO_CACHE_URL": "redis://cache:6380/3"},
+     "redis://cache:6380/3", "redis://cache:6380/3"),
+])
+def test_the_caches_follow_the_broker_or_vio_cache_url(tmp_path, environment, default, token_cache):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "VIO_CACHE_URL")}
+    env.update(environment, VIO_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="vio_manager.settings")
+    shown = subprocess.run([sys.executable, "-c", "from django.conf import settings; import json; "
+                            "print(json.dumps(settings.CACHES))"], env=env, capture_output=True, text=True, check=True)
+    caches = json.loads(shown.stdout)
+    for alias, expected in (("default", default), (tokens.CACHE, token_cache)):
+        assert expected in (caches[alias].get("LOCATION") or caches[alias]["BACKEND"]), caches
 
 
 def test_another_users_token_is_not_found(client, people):
     theirs = people.targets[OPERATOR]
     header = {"HTTP_AUTHORIZATION": f"Token {people.keys[ADMIN]}"}
-    assert_error_shape(client.get(f"/api/v1/tokens/{theirs.pk}/", **header), "not_found")
+    assert_error_shape(client.get(f"/api/v1/tokens/{theirs.pk}/", **header), code="not_found")
     assert client.delete(f"/api/v1/tokens/{theirs.pk}/", **header).status_code == 404
     listed = client.get("/api/v1/tokens/", **header).json()["results"]
     assert {t["id"] for t in listed} == set(people.users[ADMIN].api_tokens.values_list("pk", flat=True))
@@ -367,7 +465,7 @@ def test_changes_from_the_browser_and_the_api_are_in_the_audit_log(client, peopl
     assert client.get("/api/v1/audit-events/", {"since": (timezone.now() + timedelta(days=1)).date().isoformat()}
                       ).json()["results"] == []
     bad = client.get("/api/v1/audit-events/", {"since": "last tuesday"})
-    assert bad.status_code == 400 and assert_error_shape(bad, "invalid")["errors"][0]["field"] == "since"
+    assert bad.status_code == 400 and assert_error_shape(bad, code="invalid")["errors"][0]["field"] == "since"
 
     client.force_login(people.users[VIEWER])
     refused = client.get("/audit/")
@@ -448,7 +546,7 @@ def test_the_api_never_checks_a_password(client, people):
 
     basic = base64.b64encode(f"{people.users[ADMIN].username}:{PASSWORD}".encode()).decode()
     refused = client.get("/api/v1/", HTTP_AUTHORIZATION=f"Basic {basic}")
-    assert refused.status_code == 401 and assert_error_shape(refused, "not_authenticated")
+    assert refused.status_code == 401 and assert_error_shape(refused, code="not_authenticated")
 
 
 def test_session_changes_need_the_csrf_token_and_token_requests_do_not(people, world):
@@ -457,7 +555,7 @@ def test_session_changes_need_the_csrf_token_and_token_requests_do_not(people, w
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(people.users[OPERATOR])
     refused = browser.post(f"/api/v1/deployments/{world.deployment.pk}/cancel/")
-    assert refused.status_code == 403 and "CSRF" in assert_error_shape(refused, "permission_denied")["message"]
+    assert refused.status_code == 403 and "CSRF" in assert_error_shape(refused, code="permission_denied")["message"]
     script = Client(enforce_csrf_checks=True)
     answer = script.post(f"/api/v1/deployments/{world.deployment.pk}/cancel/",
                          HTTP_AUTHORIZATION=f"Token {people.keys[OPERATOR]}")
@@ -515,7 +613,7 @@ def test_viewer_sees_no_button_they_cannot_use(client, people, world):
 
 
 def test_operator_uses_the_wizard_but_cannot_register_a_vcenter_there(client, people, vcsim):
-    from tests.test_wizard import Wizard
+    from testkit.wizard import Wizard
 
     client.force_login(people.users[OPERATOR])
     wizard = Wizard(client)

@@ -5,10 +5,11 @@ import os
 import re
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
 import pytest
+
+from testkit.postgres import database_names
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.worker
@@ -16,20 +17,6 @@ pytestmark = pytest.mark.worker
 CLOSING = re.compile(r"^efficiency_vs_script=(?P<script>\d+\.\d+) efficiency_vs_floor=(?P<floor>\d+\.\d+) "
                      r"speedup_vs_sequential=(?P<speedup>\d+\.\d+) step_overhead_p95_ms=(?P<overhead>\d+) "
                      r"worker_peak_rss_mb=(?P<rss>\d+)$")
-
-
-def _databases() -> set[str]:
-    import psycopg2
-
-    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    connection = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
-                                  dbname=url.path.lstrip("/"))
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT datname FROM pg_database")
-            return {row[0] for row in cursor.fetchall()}
-    finally:
-        connection.close()
 
 
 def test_the_quick_benchmark_deploys_with_real_workers_and_ends_with_its_figures():
@@ -55,4 +42,4 @@ def test_the_quick_benchmark_deploys_with_real_workers_and_ends_with_its_figures
     assert "worker log errors" not in out
 
     database = re.search(r"PostgreSQL database (bench_deploy_\d+)", out).group(1)
-    assert database not in _databases()
+    assert database not in database_names(os.environ["DATABASE_URL"])

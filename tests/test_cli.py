@@ -21,8 +21,7 @@ from deployments.services import status
 from deployments.services.secrets import split_secrets
 from deployments.services.templates import export_document, import_template
 from tests.conftest import test_database_url
-from tests.spec_fixtures import registered_vcenter, valid_spec
-from tests.test_engine import ova_url  # noqa: F401  (fixture: the appliance OVA served on loopback)
+from testkit.spec import registered_vcenter, valid_spec
 from vio_manager.access.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,29 +9,20 @@ from django.test.utils import CaptureQueriesContext
 from deployments.choices import DeploymentStatus, RunStatus, StepStatus
 from deployments.models import Deployment, IpAllocation, Run, RunEvent, StepRun
 from deployments.services import launch, runs
-from tests.spec_fixtures import synced_vcenter, valid_spec  # noqa: F401  (fixture)
+from testkit.factories import deployment_with_run
+from testkit.spec import ACKNOWLEDGED, valid_spec
 
 pytestmark = pytest.mark.django_db
 
-RUN_STATUS = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "succeeded": RunStatus.SUCCEEDED,
-              "failed": RunStatus.FAILED, "cancelled": RunStatus.CANCELLED, "cancelling": RunStatus.CANCELLING}
-
-
-def bare(vcenter, name, status="running", user=None, steps=((5, "succeeded"), (3, "running"), (2, "pending"))):
-    """A deployment row with one run and its steps, as the engine leaves them mid-way."""
-    deployment = Deployment.objects.create(name=name, vcenter=vcenter, spec={"name": name}, secrets="{}",
-                                           status=status, created_by=user)
-    run = Run.objects.create(deployment=deployment, number=1, spec={"name": name}, status=RUN_STATUS[status])
-    StepRun.objects.bulk_create([StepRun(run=run, key=f"step-{i}", kind="preflight", weight=weight, status=step_status)
-                                 for i, (weight, step_status) in enumerate(steps)])
-    return deployment
+# A deployment row with one run and its steps, as the engine leaves them mid-way.
+bare = deployment_with_run
 
 
 def launched(vcsim, name="cloud1"):
     """A deployment created through the service: its run, steps and addresses are the real ones."""
     data = valid_spec(vcsim)
     data["name"] = name
-    return launch.create_deployment(data, acknowledged={"hostname_other_address@load_balancer.public_hostname"})
+    return launch.create_deployment(data, acknowledged={ACKNOWLEDGED})
 
 
 def names(response) -> list[str]:
@@ -217,3 +208,92 @@ def test_the_status_snapshot_and_the_page_without_javascript(admin_client, clien
     assert 'passes</span><form method="post" action="/deployments/%d/retry/" class="retry-step">' % deployment.pk in page
     held = IpAllocation.objects.get(deployment=deployment, purpose="cloud1-controller-01").address
     assert 'data-name="cloud1-controller-01"' in page and held in page
+
+
+# --- conditional GET: the polled reads answer 304 until something they show changes --------------
+
+
+POLLED = ("/api/v1/deployments/{pk}/", "/api/v1/deployments/{pk}/status/?since=0", "/api/v1/deployments/{pk}/events/?since=0",
+          "/api/v1/deployments/{pk}/status/", "/api/v1/deployments/{pk}/events/?run=1&limit=5")
+
+
+@pytest.fixture
+def viewer_token(django_user_model):
+    from vio_manager.access import roles, tokens
+
+    user = django_user_model.objects.create_user("watcher", password="a-long-password-1")
+    roles.set_role(user, roles.VIEWER)
+    return tokens.create_token(user, "poller")[1]
+
+
+def _tags(client, deployment, headers) -> dict[str, str]:
+    tags = {}
+    for url in POLLED:
+        response = client.get(url.format(pk=deployment.pk), **headers)
+        assert response.status_code == 200 and response["ETag"].startswith('W/"'), (url, response.status_code)
+        tags[url] = response["ETag"]
+    return tags
+
+
+def test_polls_answer_304_with_one_query_until_what_they_show_changes(client, synced_vcenter, viewer_token,
+                                                                      django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    deployment = bare(synced_vcenter, "cloud1")
+    run = deployment.runs.get()
+    headers = {"HTTP_AUTHORIZATION": f"Token {viewer_token}"}
+    tags = _tags(client, deployment, headers)
+    assert len(set(tags.values())) == len(POLLED)  # each URL its own tag
+    for url, tag in tags.items():
+        with django_assert_num_queries(1):  # the token is cached: what the answer is made of, nothing more
+            unchanged = client.get(url.format(pk=deployment.pk), HTTP_IF_NONE_MATCH=tag, **headers)
+        assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged["ETag"] == tag, url
+    assert client.get(POLLED[1].format(pk=deployment.pk), HTTP_IF_NONE_MATCH='W/"another"', **headers).status_code == 200
+
+    later = iter(timezone.now() + timedelta(seconds=n) for n in range(1, 100))
+    running = StepRun.objects.filter(run=run, status=StepStatus.RUNNING)
+    pending = StepRun.objects.filter(run=run, status=StepStatus.PENDING)
+
+    def claim():  # advance(): the step, and the run's heartbeat, in one transaction
+        StepRun.objects.filter(pk=pending.first().pk).update(status=StepStatus.RUNNING, started_at=next(later), attempt=1)
+        Run.objects.filter(pk=run.pk).update(heartbeat_at=next(later))
+
+    def finish():  # the executor records the outcome, then its event
+        StepRun.objects.filter(pk=running.first().pk).update(status=StepStatus.SUCCEEDED, finished_at=next(later))
+        runs.log(run, "Step step-1: succeeded.", step_key="step-1")
+
+    changes = {  # each set of writes the engine and the services make while a deployment is polled
+        "a step waits for something": lambda: running.update(waiting_for="vCenter task task-7", waiting_since=next(later)),
+        "a step claimed": claim,
+        "a step finished": finish,
+        "an event": lambda: runs.log(run, "something happened"),
+        "the run's heartbeat": lambda: Run.objects.filter(pk=run.pk).update(heartbeat_at=next(later)),
+        "a stop requested": lambda: Run.objects.filter(pk=run.pk).update(cancel_requested=True),
+        "the run ended": lambda: Run.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED),
+        "the deployment's status": lambda: Deployment.objects.filter(pk=deployment.pk).update(status="cancelled"),
+        "the deployment saved": lambda: Deployment.objects.get(pk=deployment.pk).save(),
+        "a new run": lambda: Run.objects.create(deployment=deployment, number=2, spec={}, status=RunStatus.PENDING),
+    }
+    for change, write in changes.items():
+        write()
+        for url, tag in tags.items():
+            if change == "a new run" and "run=1" in url:
+                continue  # run 1 itself did not change
+            answer = client.get(url.format(pk=deployment.pk), HTTP_IF_NONE_MATCH=tag, **headers)
+            assert answer.status_code == 200 and answer["ETag"] != tag, (change, url)
+            tags[url] = answer["ETag"]
+
+
+def test_a_matching_etag_opens_nothing_to_those_who_may_not_read(client, admin_client, synced_vcenter, django_user_model):
+    deployment = bare(synced_vcenter, "cloud1")
+    url = f"/api/v1/deployments/{deployment.pk}/status/"
+    tag = admin_client.get(url)["ETag"]
+    assert admin_client.get(url, HTTP_IF_NONE_MATCH=tag).status_code == 304
+    assert client.get(url, HTTP_IF_NONE_MATCH=tag).status_code in (401, 403)  # anonymous
+    client.force_login(django_user_model.objects.create_user("nobody", password="a-long-password-1"))  # no role
+    assert client.get(url, HTTP_IF_NONE_MATCH=tag).status_code == 403
+    for missing in (f"/api/v1/deployments/{deployment.pk + 1000}/status/", "/api/v1/deployments/99999999999999999999/",
+                    f"/api/v1/deployments/{deployment.pk}/events/?run=9", f"/api/v1/deployments/{deployment.pk}/status/?run=3000000000"):
+        assert admin_client.get(missing, HTTP_IF_NONE_MATCH=tag).status_code == 404, missing

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from deployments.models import Deployment, DeploymentTemplate
-from tests.spec_fixtures import synced_vcenter, valid_spec  # noqa: F401  (fixture)
+from testkit.spec import valid_spec
 
 pytestmark = pytest.mark.django_db
 

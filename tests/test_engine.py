@@ -1,53 +1,20 @@
 """The engine end to end: a run advanced by a real Celery worker over Redis against the vCenter
 simulator, from pre-flight to the rendered kolla-ansible bundle."""
 
-import subprocess
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from pyVmomi import vim
 
 from deployments.choices import RunStatus, StepStatus
-from deployments.models import Run
 from deployments.services import launch, runs
 from deployments.spec import parse
 from inventory.clients.vsphere import collect
-from tests.spec_fixtures import registered_vcenter, valid_spec
+from testkit.runs import wait_for
+from testkit.spec import registered_vcenter, valid_spec
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def ova_url(tmp_path_factory):
-    """The project's appliance OVA, served over HTTP on loopback as an administrator would."""
-    directory = tmp_path_factory.mktemp("appliance")
-    subprocess.run([str(ROOT / "scripts" / "build-ova.sh"), str(directory / "vio-appliance.ova")], check=True,
-                   capture_output=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/vio-appliance.ova"
-    server.shutdown()
-    server.server_close()
-
-
-def wait_for(run: Run, timeout: float = 120) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
-            return run
-        time.sleep(0.2)
-    pytest.fail(f"run still {run.status} after {timeout} s: {list(run.events.values_list('message', flat=True))[-5:]}")
 
 
 def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_worker, ova_url):

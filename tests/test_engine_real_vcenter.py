@@ -18,24 +18,14 @@ from deployments.models import Deployment, StepAttempt, StepRun
 from deployments.services import launch, run_actions
 from inventory.clients.vsphere import collect
 from tests.conftest import ROOT, start_worker, test_database_url
-from tests.spec_fixtures import registered_vcenter, valid_spec
-from tests.test_engine import ova_url, wait_for  # noqa: F401  (ova_url is a fixture)
-from tests.test_engine_recovery import ACK, FAST_REAPER, _wait_until, private_queue  # noqa: F401  (a fixture)
+from testkit.runs import FAST_REAPER, assert_exactly_the_planned_vms, vms_named, wait_for, wait_until
+from testkit.spec import ACKNOWLEDGED, registered_vcenter, valid_spec
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # Python and pyVmomi words that must never reach a person (errors are in words).
+ACK = {ACKNOWLEDGED}
 RAW = ("Traceback", "Error:", "Exception", "dynamicType", "vmodl.", "vim.fault", "pyVmomi", "(vim.", "Errno")
-
-
-def _ours(simulator, prefix: str) -> list[dict]:
-    return [r for r in collect(simulator.connect(), vim.VirtualMachine, ["name", "config.template", "runtime.host"])
-            if r["name"].startswith(prefix)]
-
-
-def _assert_exactly_the_planned_vms(simulator, run) -> None:
-    names = sorted(r["name"] for r in _ours(simulator, run.deployment.name + "-"))
-    assert names == sorted(run.steps.filter(kind="clone").values_list("target", flat=True)), "duplicate or missing VMs"
 
 
 def _assert_in_words(run) -> None:
@@ -74,7 +64,7 @@ def test_a_clone_longer_than_the_socket_timeout_and_a_busy_worker_execute_each_a
     try:
         run = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK).runs.get()
         slow = StepRun.objects.get(run=run, key="clone:cloud1-db-01")
-        waiting = _wait_until(lambda: StepRun.objects.filter(pk=slow.pk).exclude(waiting_for="")
+        waiting = wait_until(lambda: StepRun.objects.filter(pk=slow.pk).exclude(waiting_for="")
                               .values_list("waiting_for", "waiting_since").first(), 120, "the slow clone waiting")
         run = wait_for(run, timeout=240)
     finally:
@@ -89,7 +79,7 @@ def test_a_clone_longer_than_the_socket_timeout_and_a_busy_worker_execute_each_a
     assert set(started.values()) == {1} and len(started) == run.steps.count()
     took = attempts.get(step=slow)
     assert (took.finished_at - took.started_at).total_seconds() >= 35
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
     _assert_in_words(run)
 
 
@@ -108,20 +98,20 @@ def test_a_worker_killed_during_the_ova_import_leaves_nothing_that_blocks_the_ne
     try:
         run = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK).runs.get()
         importing = StepRun.objects.filter(run=run, key="import_ova", status=StepStatus.RUNNING, checkpoint__has_key="importing")
-        _wait_until(importing.exists, 60, "the import under way")
+        wait_until(importing.exists, 60, "the import under way")
         time.sleep(1)  # inside ImportVApp, which vCenter completes after the worker is gone
         workers[0].kill()
-        _wait_until(lambda: [r for r in _ours(simulator, "vio-appliance-")], 20, "the half-made import in vCenter")
+        wait_until(lambda: [r for r in vms_named(simulator, "vio-appliance-")], 20, "the half-made import in vCenter")
         workers += _workers(private_queue)
         run = wait_for(run, timeout=240)
     finally:
         _stop(beat, *workers)
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
-    templates = _ours(simulator, "vio-appliance-")
+    templates = vms_named(simulator, "vio-appliance-")
     assert len(templates) == 1 and templates[0]["config.template"] is True
     assert run.events.filter(message__contains="left by an interrupted import").exists()
     assert run.steps.get(key="import_ova").attempt == 2
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
     _assert_in_words(run)
 
 
@@ -136,7 +126,7 @@ def test_a_worker_killed_during_a_customization_is_followed_to_its_end_by_the_ne
         run = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK).runs.get()
         customizing = StepRun.objects.filter(run=run, key="customize:cloud1-lb-01", status=StepStatus.RUNNING,
                                              checkpoint__has_key="customize_task").exclude(checkpoint__customize_task=None)
-        _wait_until(customizing.exists, 120, "the customization under way")
+        wait_until(customizing.exists, 120, "the customization under way")
         workers[0].kill()
         workers += _workers(private_queue)
         run = wait_for(run, timeout=240)
@@ -145,7 +135,7 @@ def test_a_worker_killed_during_a_customization_is_followed_to_its_end_by_the_ne
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
     step = run.steps.get(key="customize:cloud1-lb-01")
     assert step.attempt == 2 and list(step.attempts.values_list("outcome", flat=True)) == ["lost", "succeeded"]
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
     _assert_in_words(run)
 
 
@@ -160,14 +150,14 @@ def test_a_worker_killed_during_a_teardown_does_not_leave_it_half_done(vcsim_fac
         simulator.inject(method="PowerOffVM_Task", delay=1500, count=13)
         teardown = run_actions.teardown(deployment)
         removing = StepRun.objects.filter(run=teardown, key="remove_vms", status=StepStatus.RUNNING)
-        _wait_until(lambda: removing.exists() and len(removing.get().checkpoint.get("removed", [])) >= 2, 60,
+        wait_until(lambda: removing.exists() and len(removing.get().checkpoint.get("removed", [])) >= 2, 60,
                     "two VMs deleted")
         workers[0].kill()
         workers += _workers(private_queue)
-        _wait_until(lambda: not Deployment.objects.filter(pk=deployment.pk).exists(), 180, "the deployment deleted")
+        wait_until(lambda: not Deployment.objects.filter(pk=deployment.pk).exists(), 180, "the deployment deleted")
     finally:
         _stop(beat, *workers)
-    assert _ours(simulator, "cloud1-") == [] and _ours(simulator, "vio-appliance-") == []
+    assert vms_named(simulator, "cloud1-") == [] and vms_named(simulator, "vio-appliance-") == []
     si = simulator.connect()
     assert not [r for r in collect(si, vim.Folder, ["name"]) if r["name"] == "vio-cloud1"]
     assert not [r for r in collect(si, vim.ResourcePool, ["name"]) if r["name"] == "vio-cloud1"]
@@ -200,13 +190,13 @@ def test_a_teardown_after_a_run_that_failed_half_way_leaves_nothing_in_vcenter(p
         assert run.status == RunStatus.FAILED, run.status
         assert admin_client.delete(f"/api/v1/deployments/{deployment.pk}/").status_code == 202
         teardown = deployment.runs.get(kind="teardown")
-        _wait_until(lambda: not Deployment.objects.filter(pk=deployment.pk).exists()
+        wait_until(lambda: not Deployment.objects.filter(pk=deployment.pk).exists()
                     or teardown.__class__.objects.get(pk=teardown.pk).status == RunStatus.FAILED, 120, "the teardown")
         assert not Deployment.objects.filter(pk=deployment.pk).exists(), teardown.__class__.objects.get(pk=teardown.pk).error
     finally:
         _stop(*workers)
     si = simulator.connect()
-    assert _ours(simulator, "cloud1-") == [] and _ours(simulator, "vio-appliance-") == []
+    assert vms_named(simulator, "cloud1-") == [] and vms_named(simulator, "vio-appliance-") == []
     assert not [r for r in collect(si, vim.Folder, ["name"]) if r["name"] == "vio-cloud1"]
     assert not [r for r in collect(si, vim.ResourcePool, ["name"]) if r["name"] == "vio-cloud1"]
     management = next(r for r in collect(si, vim.ClusterComputeResource, ["name", "configurationEx"]) if r["name"] == "Management")
@@ -224,7 +214,7 @@ def test_a_stopped_run_resumes_keeping_what_exists(vcsim_factory, ova_url, priva
         deployment = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK)
         run = deployment.runs.get()
         clones = StepRun.objects.filter(run=run, kind="clone")
-        _wait_until(lambda: clones.filter(status=StepStatus.SUCCEEDED).count() >= 3, 120, "three clones")
+        wait_until(lambda: clones.filter(status=StepStatus.SUCCEEDED).count() >= 3, 120, "three clones")
         assert admin_client.post(f"/api/v1/deployments/{deployment.pk}/cancel/").status_code == 202
         assert Deployment.objects.get(pk=deployment.pk).status == "cancelling"  # said at once
         run = wait_for(run, timeout=120)
@@ -239,7 +229,7 @@ def test_a_stopped_run_resumes_keeping_what_exists(vcsim_factory, ova_url, priva
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
     assert {key: output for key, output in clones.values_list("key", "output") if key in made} == made  # kept
     assert run.events.filter(message__contains="everything they made is there").exists()
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
 
 
 def test_a_vm_deleted_in_vcenter_is_made_again_when_the_run_resumes(vcsim_factory, ova_url, private_queue):
@@ -264,7 +254,7 @@ def test_a_vm_deleted_in_vcenter_is_made_again_when_the_run_resumes(vcsim_factor
     again = run.steps.get(key="clone:cloud1-controller-02")
     assert again.output["vm"] != lost and again.attempt == 2
     assert run.events.filter(level="warning", message__contains=f"VirtualMachine {lost} is gone from vCenter").exists()
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
 
 
 # --- vCenter trouble ---------------------------------------------------------------------------------
@@ -276,7 +266,7 @@ def test_a_session_that_expires_during_a_run_is_renewed_and_the_run_goes_on(vcsi
     workers = _workers(private_queue)
     try:
         run = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK).runs.get()
-        _wait_until(lambda: StepRun.objects.filter(run=run, kind="clone", status=StepStatus.RUNNING).exists(), 120,
+        wait_until(lambda: StepRun.objects.filter(run=run, kind="clone", status=StepStatus.RUNNING).exists(), 120,
                     "clones under way")
         # vCenter ends the session in the middle of a wait, as an expired session does
         simulator.inject(method="WaitForUpdatesEx", fault="NotAuthenticated", count=1)
@@ -286,7 +276,7 @@ def test_a_session_that_expires_during_a_run_is_renewed_and_the_run_goes_on(vcsi
         _stop(*workers)
     assert status == 200 and "NotAuthenticated" not in rules  # the fault fired
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
-    _assert_exactly_the_planned_vms(simulator, run)
+    assert_exactly_the_planned_vms(simulator, run)
 
 
 # --- the database restarts under a heartbeat ------------------------------------------------------

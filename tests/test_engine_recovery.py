@@ -2,9 +2,7 @@
 a broker restart that loses every message in flight, steps that stall. Real worker and beat
 processes, a real Redis of the test's own for the restart, the vCenter simulator with task delays."""
 
-import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -12,53 +10,19 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from pyVmomi import vim
 
 from deployments.choices import AttemptOutcome, RunStatus, StepStatus
 from deployments.engine import reaper
 from deployments.models import Run, StepAttempt, StepRun
 from deployments.services import launch
-from inventory.clients.vsphere import collect
 from tests.conftest import start_worker, test_database_url
-from tests.spec_fixtures import registered_vcenter, valid_spec
-from tests.test_engine import ova_url, wait_for  # noqa: F401  (ova_url is a fixture)
+from testkit.net import free_port
+from testkit.runs import FAST_REAPER, assert_exactly_the_planned_vms, wait_for, wait_until
+from testkit.spec import ACKNOWLEDGED, registered_vcenter, valid_spec
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ACK = {"hostname_other_address@load_balancer.public_hostname"}
-# Fast failure detection for the tests: heartbeats every second, silent for 5 s = lost, reaper every 2 s.
-FAST_REAPER = {"VIO_ENGINE_HEARTBEAT_SECONDS": "1", "VIO_ENGINE_LOST_AFTER_SECONDS": "5", "VIO_ENGINE_REAP_SECONDS": "2"}
-
-
-@pytest.fixture
-def private_queue(settings):
-    """A queue of this test's own, so only the processes this test starts take its messages."""
-    from vio_manager.celery import app
-
-    previous, queue = app.conf.task_default_queue, f"vio-recovery-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue
-    for name, value in FAST_REAPER.items():
-        setattr(settings, name, int(value))
-    yield queue
-    app.conf.task_default_queue = previous
-
-
-def _wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def _assert_exactly_the_planned_vms(simulator, run: Run) -> None:
-    names = [r["name"] for r in collect(simulator.connect(), vim.VirtualMachine, ["name"])
-             if r["name"].startswith(run.deployment.name + "-")]
-    planned = sorted(run.steps.filter(kind="clone").values_list("target", flat=True))
-    assert sorted(names) == planned, "duplicate or missing VMs"
-    assert not run.steps.filter(status=StepStatus.RUNNING).exists()
+ACK = {ACKNOWLEDGED}
 
 
 def test_a_worker_killed_at_several_points_while_cloning_is_resumed_without_duplicates(vcsim_factory, ova_url, private_queue):
@@ -74,23 +38,23 @@ def test_a_worker_killed_at_several_points_while_cloning_is_resumed_without_dupl
         clones = StepRun.objects.filter(run=run, kind="clone")
 
         # 1: a clone task is running in vCenter (its id checkpointed) when the worker dies.
-        _wait_until(lambda: clones.filter(status=StepStatus.RUNNING).exclude(checkpoint={}).exists(), 120, "a clone in flight")
+        wait_until(lambda: clones.filter(status=StepStatus.RUNNING).exclude(checkpoint={}).exists(), 120, "a clone in flight")
         workers[-1].kill()
         workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
         # 2: later, with some clones done and others just claimed.
-        _wait_until(lambda: clones.filter(status=StepStatus.SUCCEEDED).count() >= 4
+        wait_until(lambda: clones.filter(status=StepStatus.SUCCEEDED).count() >= 4
                     and clones.filter(status=StepStatus.RUNNING).exists(), 180, "four clones done")
         workers[-1].kill()
         workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
         # 3: right after a clone step was claimed, before any worker reported a sign of life.
-        _wait_until(lambda: clones.filter(status=StepStatus.RUNNING, heartbeat_at__isnull=True).exists()
+        wait_until(lambda: clones.filter(status=StepStatus.RUNNING, heartbeat_at__isnull=True).exists()
                     or clones.filter(status=StepStatus.PENDING).count() == 0, 180, "a clone just claimed")
         workers[-1].kill()
         workers.append(start_worker(database, private_queue, concurrency=2, env=FAST_REAPER))
 
         run = wait_for(run, timeout=300)
         assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
-        _assert_exactly_the_planned_vms(simulator, run)
+        assert_exactly_the_planned_vms(simulator, run)
         lost = run.events.filter(message__contains="worker was lost")
         assert lost.count() >= 2, list(run.events.values_list("message", flat=True))
         assert clones.filter(attempt__gte=2).exists()
@@ -99,16 +63,10 @@ def test_a_worker_killed_at_several_points_while_cloning_is_resumed_without_dupl
             process.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_redis(port: int, directory) -> subprocess.Popen:
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                 "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG",
+    wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG",
                 10, "redis")
     return process
 
@@ -118,7 +76,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_run_still_completes(vcs
     from deployments import tasks
     from vio_manager.celery import app
 
-    port = _free_port()
+    port = free_port()
     broker = f"redis://127.0.0.1:{port}/0"
     redis = _start_redis(port, tmp_path)
     simulator = vcsim_factory("-task-delay", "CloneVM_Task=2000")
@@ -134,7 +92,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_run_still_completes(vcs
         # launch's own message went to the tests' usual broker, where nobody takes this queue: send it to ours
         with app.connection_for_write(broker) as connection:
             tasks.advance_run.apply_async((run.pk,), connection=connection)
-        _wait_until(lambda: StepRun.objects.filter(run=run, kind="clone", status=StepStatus.SUCCEEDED).count() >= 2,
+        wait_until(lambda: StepRun.objects.filter(run=run, kind="clone", status=StepStatus.SUCCEEDED).count() >= 2,
                     120, "two clones done")
         redis.kill()  # no persistence: every queued message is gone
         redis.wait()
@@ -143,7 +101,7 @@ def test_a_broker_restart_mid_run_loses_messages_and_the_run_still_completes(vcs
 
         run = wait_for(run, timeout=300)
         assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
-        _assert_exactly_the_planned_vms(simulator, run)
+        assert_exactly_the_planned_vms(simulator, run)
     finally:
         worker.stop()
         beat.stop()

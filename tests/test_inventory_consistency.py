@@ -17,7 +17,7 @@ from inventory.clients.vsphere import collect, disconnect, wait_for_tasks
 from inventory.clients.vsphere_inventory import read_inventory
 from inventory.services import sync
 from inventory.services.snapshot_store import store_vcenter_snapshot
-from tests.spec_fixtures import registered_vcenter, valid_spec
+from testkit.spec import registered_vcenter, valid_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

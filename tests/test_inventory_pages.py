@@ -8,7 +8,7 @@ import pytest
 from inventory import models as m
 from inventory.services import endpoints, sync
 
-from tests.helpers_servers import UNRESOLVABLE_HOST
+from testkit.servers import UNRESOLVABLE_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from inventory.choices import ConnectionStatus, SyncState
 from inventory.clients.vsphere import collect, disconnect, wait_for_tasks
 from inventory.services import endpoints, sync
 from inventory.services.errors import CertificateNotReviewed, ServiceError
-
-from tests.helpers_servers import UNRESOLVABLE_HOST, free_port, https_server  # noqa: F401  (fixtures)
+from testkit.servers import UNRESOLVABLE_HOST
 
 pytestmark = pytest.mark.django_db
 

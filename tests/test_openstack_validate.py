@@ -3,7 +3,6 @@
 hypervisors missing. The Keystone URL comes from a bundle rendered by the real renderer."""
 
 import shutil
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +13,7 @@ from deployments.engine.executor import StepFailed
 from deployments.engine.openstack_checks import CloudCheckFailed, check_cloud, keystone_endpoint
 from tests.fake_openstack import FakeOpenStackApi
 from tests.test_kolla_bundle import render, spec_of
+from testkit.net import free_port
 
 VCENTER_UUID = "5f3c2a10-8d4e-4b7a-9c61-0a1b2c3d4e5f"
 PASSWORD = "Secret-Admin-1"  # the valid spec's admin password
@@ -36,12 +36,6 @@ def set_globals(bundle: Path, **values) -> None:
     data = dict(yaml.safe_load(path.read_text()))
     data.update(values)
     path.write_text(yaml.safe_dump(data))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def hypervisor_names(*moids) -> list[str]:

@@ -10,7 +10,7 @@ from deployments.models import IpAllocation, Run
 from deployments.plan import build_plan, step_graph
 from deployments.services import addresses, launch, runs
 from deployments.spec import parse
-from tests.spec_fixtures import synced_vcenter, valid_spec  # noqa: F401  (fixture)
+from testkit.spec import valid_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ def test_the_engine_cannot_be_raced_onto_a_held_address(vcsim, synced_vcenter):
 
 @pytest.mark.django_db(transaction=True)
 def test_events_are_ordered_under_concurrent_writers(vcsim):
-    from tests.spec_fixtures import registered_vcenter
+    from testkit.spec import registered_vcenter
 
     registered_vcenter(vcsim)
     deployment, spec = create(vcsim)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from deployments.models import Deployment, DeploymentTemplate
-from tests.spec_fixtures import registered_vcenter, valid_spec
+from testkit.spec import registered_vcenter, valid_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

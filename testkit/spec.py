@@ -1,14 +1,16 @@
-"""A valid spec for the simulators' VIO inventory, and fixtures registering them."""
+"""A valid spec for the simulators' VIO inventory, and the vCenter and NSX Manager registered as an
+administrator does it (register, accept the certificate, sync). Django must be set up before these
+are called (not before this module is imported)."""
 
 import copy
 
-import pytest
-
-from inventory import models as m
-from inventory.services import endpoints, sync
+# The advisory warning valid_spec() raises ("localhost" is not the public VIP), acknowledged.
+ACKNOWLEDGED = "hostname_other_address@load_balancer.public_hostname"
 
 
 def valid_spec(vcsim, *, mode: str = "dvs", nsxv=None) -> dict:
+    """An HA spec that passes every check against the simulator `vcsim` (anything with .host and
+    .port); mode="nsx" uses the NSX-v emulator `nsxv`. A fresh copy on every call."""
     spec = {
         "schema_version": 1,
         "name": "cloud1",
@@ -41,26 +43,38 @@ def valid_spec(vcsim, *, mode: str = "dvs", nsxv=None) -> dict:
     return copy.deepcopy(spec)
 
 
+def spec_for(vcsim, name: str, topology: str, ova_url: str) -> dict:
+    """valid_spec() named `name`, of this topology ("ha" or "compact"), its appliance OVA at `ova_url`."""
+    data = valid_spec(vcsim)
+    data.update(name=name, topology=topology, appliance_ova={"url": ova_url})
+    return data
+
+
 def registered_vcenter(vcsim, name="vc"):
+    """The simulator's vCenter, registered, pinned and synced (the row already there is reused)."""
+    from inventory import models as m
+    from inventory.services import endpoints, sync
+
     vcenter = m.VCenter.objects.filter(host=vcsim.host, port=vcsim.port).first()
     if vcenter is None:
         vcenter = endpoints.register(m.VCenter, name=name, host=vcsim.host, port=vcsim.port,
                                      username=vcsim.username, password=vcsim.password)
         vcenter = endpoints.accept_certificate(vcenter, vcsim.fingerprint)
         m.VCenter.objects.filter(pk=vcenter.pk).update(sync_state="idle")
-    assert sync.sync_vcenter(vcenter.pk).ok
+    record = sync.sync_vcenter(vcenter.pk)
+    assert record is not None and record.ok, f"the sync of {vcsim.host}:{vcsim.port} failed: {record and record.error}"
     return m.VCenter.objects.get(pk=vcenter.pk)
 
 
 def registered_nsx(nsxv, vcenter, name="nsx"):
+    """The NSX-v emulator, registered against `vcenter`, pinned and synced."""
+    from inventory import models as m
+    from inventory.services import endpoints, sync
+
     manager = endpoints.register(m.NsxManager, name=name, host=nsxv.host, port=nsxv.port, username=nsxv.username,
                                  password=nsxv.password, vcenter=vcenter)
     manager = endpoints.accept_certificate(manager, nsxv.fingerprint)
     m.NsxManager.objects.filter(pk=manager.pk).update(sync_state="idle")
-    assert sync.sync_nsx_manager(manager.pk).ok
+    record = sync.sync_nsx_manager(manager.pk)
+    assert record is not None and record.ok, f"the sync of NSX {nsxv.host}:{nsxv.port} failed: {record and record.error}"
     return m.NsxManager.objects.get(pk=manager.pk)
-
-
-@pytest.fixture
-def synced_vcenter(vcsim):
-    return registered_vcenter(vcsim)
