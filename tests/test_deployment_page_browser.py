@@ -1,14 +1,15 @@
 """The deployment page in Chromium while a real worker runs the deployment on the vCenter simulator:
 new events, step statuses, the failed step's error and its retry button, the progress and the VM
-table all change in place, without the page reloading; polling stops once the run has ended."""
+table all change in place, without the page reloading; polling stops once the run has ended. And
+its conditional polls: the last answer's ETag sent back, 304s while nothing changes."""
 
 import re
 
 import pytest
 
-from deployments.services import launch
-from tests.spec_fixtures import registered_vcenter, valid_spec
-from tests.test_engine import ova_url  # noqa: F401  (fixture: the appliance OVA served on loopback)
+from deployments.services import launch, runs
+from testkit.factories import deployment_with_run, vcenter_row
+from testkit.spec import registered_vcenter, valid_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -82,3 +83,31 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
         assert re.fullmatch(r"10\.20\.0\.\d+", management) and guest == management
         assert power == "poweredOn" and vm_status == "ready" and re.fullmatch(r"vm-\d+", moid)
         assert (external != "—") == (role == "control")  # the control VM also has an external address
+
+
+def test_polls_send_the_last_etag_and_keep_the_page_through_304s(signed_in, live_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    page = signed_in
+    deployment = deployment_with_run(vcenter_row(), "quiet1", steps=((1, "succeeded"), (1, "running")),
+                                     started=timezone.now() - timedelta(seconds=30))
+    polls = []  # (If-None-Match sent, status answered)
+    page.on("response", lambda r: polls.append((r.request.headers.get("if-none-match"), r.status))
+            if "/status/" in r.url else None)
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
+    mark_document(page)
+    running = 'tr[data-key="step-1"] .step-duration'
+    page.wait_for_function("window.vioDeployment.notModified >= 3", timeout=20_000)
+    first = float(page.inner_text(running).split()[0])
+    page.wait_for_function("window.vioDeployment.notModified >= 5", timeout=20_000)
+    assert float(page.inner_text(running).split()[0]) > first  # counts on through the 304s
+    assert polls[0] == (None, 200) and len(polls) >= 5
+    assert all(tag and tag.startswith('W/"') and status == 304 for tag, status in polls[1:5]), polls
+
+    runs.log(deployment.runs.get(), "Something new happened.")
+    page.wait_for_function("document.querySelector('#events li') !== null && "
+                           "document.querySelector('#events li').textContent.includes('Something new happened.')",
+                           timeout=10_000)
+    assert any(status == 200 for _, status in polls[5:]) and same_document(page)

@@ -5,9 +5,6 @@ state. The API, the deployment page and the command line all read through here.
 Nothing here calls vCenter: a VM's state comes from what the run's steps recorded, so a page that
 polls every second costs a few indexed queries and no vCenter round trip."""
 
-from functools import cache
-
-from django.db import router
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -17,8 +14,8 @@ from deployments.choices import (
 )
 from deployments.models import Deployment, IpAllocation, Run, RunEvent, StepRun
 from deployments.plan import describe, roles
+from deployments.services import freshness
 from deployments.services.run_actions import RESUMABLE
-from vio_manager.rows import Columns, Statement
 
 EVENT_LIMIT_DEFAULT = 100
 EVENT_LIMIT_MAX = 1000
@@ -36,14 +33,17 @@ class RunNotFound(Exception):
 # --- deployments ------------------------------------------------------------------------------
 
 
+_STEPS_OF_RUN = StepRun.objects.filter(run=OuterRef("pk")).order_by().values("run")
+# Built once (an expression is copied, never changed, by each queryset that uses it).
+_WEIGHT_TOTAL = Subquery(_STEPS_OF_RUN.annotate(total=Sum("weight")).values("total"))
+_WEIGHT_DONE = Subquery(_STEPS_OF_RUN.filter(status__in=sorted(STEP_DONE)).annotate(total=Sum("weight")).values("total"))
+
+
 def _with_weights(runs: QuerySet) -> QuerySet:
     """Runs annotated with the sums progress needs, so a list of runs costs one query. A summing
     subquery per run, not a join: grouping a page's runs by every column sorted each run once per
     step (100 runs x 60 steps), most of a page's time."""
-    steps = StepRun.objects.filter(run=OuterRef("pk")).order_by().values("run")
-    return runs.annotate(
-        weight_total=Subquery(steps.annotate(total=Sum("weight")).values("total")),
-        weight_done=Subquery(steps.filter(status__in=sorted(STEP_DONE)).annotate(total=Sum("weight")).values("total")))
+    return runs.annotate(weight_total=_WEIGHT_TOTAL, weight_done=_WEIGHT_DONE)
 
 
 def deployments() -> QuerySet:
@@ -58,55 +58,30 @@ def deployments() -> QuerySet:
             .order_by("-created_at"))
 
 
-@cache
-def _deployment_statement(using: str) -> Statement:
-    """The deployment (no secrets), its creator's name, its latest run and that run's two progress
-    sums: a summing subquery per sum, and the latest run found by its number."""
-    user_model = Deployment._meta.get_field("created_by").related_model
-    deployment = Columns(Deployment, "d", exclude=("secrets",))
-    creator = Columns(user_model, "u", fields=("id", "username"))
-    run = Columns(Run, "r")
-
-    def render(q):
-        def col(model, name):
-            return q(model._meta.get_field(name).column)
-
-        table = {model: q(model._meta.db_table) for model in (Deployment, user_model, Run, StepRun)}
-        steps_of_run = f"FROM {table[StepRun]} s WHERE s.{col(StepRun, 'run')} = r.{col(Run, 'id')}"
-        latest = (f"SELECT n.{col(Run, 'id')} FROM {table[Run]} n"
-                  f" WHERE n.{col(Run, 'deployment')} = d.{col(Deployment, 'id')}"
-                  f" ORDER BY n.{col(Run, 'number')} DESC LIMIT 1")
-        return (f"SELECT {deployment.sql(q)}, {creator.sql(q)}, {run.sql(q)},"
-                f" (SELECT SUM(s.{col(StepRun, 'weight')}) {steps_of_run}),"
-                f" (SELECT SUM(s.{col(StepRun, 'weight')}) {steps_of_run}"
-                f" AND s.{col(StepRun, 'status')} IN ({', '.join(['%s'] * len(STEP_DONE))}))"
-                f" FROM {table[Deployment]} d"
-                f" LEFT OUTER JOIN {table[user_model]} u"
-                f" ON u.{col(user_model, 'id')} = d.{col(Deployment, 'created_by')}"
-                f" LEFT OUTER JOIN {table[Run]} r ON r.{col(Run, 'id')} = ({latest})"
-                f" WHERE d.{col(Deployment, 'id')} = %s")
-
-    return Statement(using, [deployment, creator, run], render)
+# A polled deployment, read from its latest run: the run (its progress sums and what its answers
+# are made of: freshness) with the deployment (no secrets) and its creator joined, in one query.
+_POLLED_RUNS = freshness.with_marks(_with_weights(
+    Run.objects.select_related("deployment__created_by").defer("deployment__secrets").order_by("-number")))
 
 
 def deployment_with_latest_run(pk) -> Deployment | None:
     """One deployment as deployments() gives it (creator, latest run with its progress sums, no
-    secrets) in one statement written once: what a client polling a deployment costs."""
+    secrets), its latest run also carrying what freshness.mark() needs: what a client polling a
+    deployment costs, one indexed query (two for a deployment without a run)."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         return None
-    if not 0 < pk < 2**63:  # beyond the id column: no such deployment (as the ORM answers)
+    if not 0 < pk < 2**63:  # beyond the id column: no such deployment
         return None
-    found = _deployment_statement(router.db_for_read(Deployment)).fetch([*sorted(STEP_DONE), pk])
-    if found is None:
-        return None
-    (deployment, creator, run), (weight_total, weight_done) = found
-    if creator is not None:
-        deployment.created_by = creator
-    if run is not None:
-        run.weight_total, run.weight_done = weight_total, weight_done
-    deployment.latest_runs = [run] if run is not None else []
+    run = _POLLED_RUNS.filter(deployment_id=pk).first()
+    if run is None:
+        deployment = Deployment.objects.select_related("created_by").defer("secrets").filter(pk=pk).first()
+        if deployment is not None:
+            deployment.latest_runs = []
+        return deployment
+    deployment = run.deployment
+    deployment.latest_runs = [run]
     return deployment
 
 
@@ -222,22 +197,6 @@ def event_row(event) -> dict:
             "step_key": event.step_key, "message": event.message}
 
 
-@cache
-def _events_statement(using: str) -> Statement:
-    """A run's events after a sequence number, oldest first, at most so many: what a client tailing
-    the log asks for every few seconds (the ORM took longer to write this query than to run it)."""
-    events = Columns(RunEvent, "e")
-
-    def render(q):
-        def col(name):
-            return q(RunEvent._meta.get_field(name).column)
-
-        return (f"SELECT {events.sql(q)} FROM {q(RunEvent._meta.db_table)} e"
-                f" WHERE e.{col('run')} = %s AND e.{col('sequence')} > %s ORDER BY e.{col('sequence')} LIMIT %s")
-
-    return Statement(using, [events], render)
-
-
 def events_page(run: Run | None, since: int = 0, limit: int = EVENT_LIMIT_DEFAULT, *, fresh: bool = False) -> dict:
     """The run's events after `since`, oldest first, at most `limit`. A client tails the log by
     asking again with next_since; `done` says the run has ended and nothing is left to read.
@@ -251,8 +210,7 @@ def events_page(run: Run | None, since: int = 0, limit: int = EVENT_LIMIT_DEFAUL
     if status is None:
         raise RunNotFound(f"Run {run.number} no longer exists (its deployment was deleted).")
     after = min(since, 2**63 - 1)  # no sequence number is beyond the column's range
-    statement = _events_statement(router.db_for_read(RunEvent))
-    rows = [event for (event,), _ in statement.fetch_all([run.pk, after, limit + 1])]
+    rows = list(RunEvent.objects.filter(run=run, sequence__gt=after).order_by("sequence")[:limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {

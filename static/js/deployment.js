@@ -1,7 +1,10 @@
 /* The deployment page, live. While the run is live it polls the API's status snapshot
    (GET /api/v1/deployments/<id>/status/?since=<cursor>) and updates the page in place: progress,
    each step, the VMs, the action buttons, and the new events on top of the log. It stops once the
-   run has ended. Without JavaScript the page is complete as the server rendered it. */
+   run has ended. Without JavaScript the page is complete as the server rendered it.
+   Each poll sends the ETag of the last answer (If-None-Match): while nothing has changed the server
+   answers 304 with no body, and the page keeps what it shows, a running step's duration counting
+   on from the last answer by this browser's clock. */
 (function () {
   "use strict";
 
@@ -10,7 +13,9 @@
   if (!root || !window.fetch) {
     return;
   }
-  var state = { since: Number(root.dataset.since || 0), run: root.dataset.run, polls: 0, stopped: false, failures: 0 };
+  var state = { since: Number(root.dataset.since || 0), run: root.dataset.run, polls: 0, stopped: false, failures: 0,
+    notModified: 0, etag: null, etagUrl: null };
+  var last = null; // the last answer, and when it came: { data: ..., at: ms }
   window.vioDeployment = state; // for the curious (and the browser tests)
 
   function byId(id) {
@@ -72,7 +77,7 @@
     setHidden(error, !run.error);
   }
 
-  function updateSteps(data) {
+  function updateSteps(data, elapsed) {
     var table = byId("steps");
     if (!table) {
       return;
@@ -93,7 +98,8 @@
       setText(row.querySelector(".step-attempt"), String(step.attempt));
       setText(row.querySelector(".step-started"), clock(step.started_at));
       setText(row.querySelector(".step-finished"), clock(step.finished_at));
-      setText(row.querySelector(".step-duration"), seconds(step.duration));
+      var counting = step.status === "running" && step.duration !== null && step.duration !== undefined;
+      setText(row.querySelector(".step-duration"), seconds(counting ? step.duration + elapsed : step.duration));
       var detail = row.querySelector(".step-detail");
       var wantRetry = Boolean(step.error && step.status === "failed" && data.run && data.run.can_retry);
       var shown = detail.dataset.shown || "";
@@ -184,17 +190,37 @@
       window.location.reload(); // another run started: its steps are other rows
       return false;
     }
+    last = { data: data, at: Date.now() };
     updateSummary(data);
-    updateSteps(data);
+    updateSteps(data, 0);
     updateVms(data);
     addEvents(data);
     return true;
   }
 
+  function unchanged() {
+    // 304: what the page shows still holds; only the running steps' durations move on.
+    if (last) {
+      updateSteps(last.data, (Date.now() - last.at) / 1000);
+    }
+    state.notModified += 1;
+    state.failures = 0;
+    setText(byId("live-note"), "updating");
+    schedule(INTERVAL);
+  }
+
   function poll() {
     var url = root.dataset.statusUrl + "?since=" + encodeURIComponent(state.since) + "&limit=200";
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    var headers = { Accept: "application/json" };
+    if (state.etag && state.etagUrl === url) {
+      headers["If-None-Match"] = state.etag;
+    }
+    fetch(url, { credentials: "same-origin", headers: headers, cache: "no-store" })
       .then(function (response) {
+        if (response.status === 304) {
+          unchanged();
+          return null;
+        }
         if (response.status === 404) {
           stop("This deployment no longer exists: it was torn down and deleted.");
           return null;
@@ -206,6 +232,8 @@
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }
+        state.etag = response.headers.get("ETag");
+        state.etagUrl = url;
         return response.json();
       })
       .then(function (data) {

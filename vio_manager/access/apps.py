@@ -7,4 +7,5 @@ class AccessConfig(AppConfig):
     verbose_name = "Access: roles, API tokens, audit log"
 
     def ready(self):
-        from vio_manager.access import schema, signals  # noqa: F401 -- receivers and the OpenAPI extension
+        # receivers (the audit log's; the token cache's, in tokens) and the OpenAPI extension
+        from vio_manager.access import schema, signals, tokens  # noqa: F401

@@ -9,7 +9,8 @@ SCHEMES = ("token", "bearer")
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """One indexed query per request: the token, its user and the user's role together."""
+    """The token, its user and the user's role together: from the token cache (no query), else one
+    indexed query (vio_manager.access.tokens)."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
