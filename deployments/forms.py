@@ -1,16 +1,14 @@
 """Forms of the deployment and template pages (the wizard's step forms are in deployments/wizard/forms)."""
 
-import json
-
 from django import forms
 
-MAX_TEMPLATE_BYTES = 1_000_000
+from deployments.services.templates import MAX_DESCRIPTION, MAX_TEMPLATE_BYTES, TemplateInvalid, load_document
 
 
 class SaveTemplateForm(forms.Form):
     name = forms.CharField(label="Template name", max_length=100,
                            help_text="Saves these settings, without passwords, to deploy again later.")
-    description = forms.CharField(label="Description", required=False, max_length=500)
+    description = forms.CharField(label="Description", required=False, max_length=MAX_DESCRIPTION)
 
 
 class TemplateUploadForm(forms.Form):
@@ -23,7 +21,7 @@ class TemplateUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_TEMPLATE_BYTES:
             raise forms.ValidationError("This file is too large to be a deployment template (over 1 MB).")
-        try:
-            return json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise forms.ValidationError(f"{upload.name} is not a JSON file ({exc}).") from None
+        try:  # bounded: size, nesting, numbers (a deep or huge document is an error here, not a 500)
+            return load_document(upload.read(MAX_TEMPLATE_BYTES + 1), upload.name)
+        except TemplateInvalid as exc:
+            raise forms.ValidationError(exc.issues[0].message) from None

@@ -13,6 +13,8 @@ WEB=${VIO_DEMO_WEB:-127.0.0.1:8000}
 VCSIM_LISTEN=${VIO_DEMO_VCSIM:-127.0.0.1:8989}
 NSXV_LISTEN=${VIO_DEMO_NSXV:-127.0.0.1:8990}
 OVA_LISTEN=${VIO_DEMO_OVA:-127.0.0.1:8991}
+# The demo's OVA server is on loopback, which the appliance refuses to download from unless allowed.
+export VIO_OVA_ALLOWED_NETWORKS=${VIO_OVA_ALLOWED_NETWORKS:-${OVA_LISTEN%:*}/32}
 DEMO_PASSWORD=VMware1!          # the simulators' administrator password (both)
 # Visible progress for the deployment steps (milliseconds each call stays "running").
 VCSIM_DELAYS=${VIO_DEMO_TASK_DELAY:-CloneVM_Task=4000,PowerOnVM_Task=2000,CustomizeVM_Task=1500,ReconfigureComputeResource_Task=1000}

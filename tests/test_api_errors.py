@@ -14,26 +14,13 @@ from django.test.client import RequestFactory
 
 from deployments.models import Deployment, DeploymentTemplate
 from inventory import models as m
-from tests.spec_fixtures import registered_nsx, registered_vcenter, synced_vcenter, valid_spec  # noqa: F401 (fixture)
+from testkit.api import assert_error_shape
+from testkit.api import post_json as post
+from testkit.spec import registered_nsx, registered_vcenter, valid_spec
 from vio_manager.api import errors
 from vio_manager.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
-
-
-def post(client, url, body, **headers):
-    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
-
-
-def assert_error_shape(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) >= {"code", "message", "errors"} and isinstance(body["message"], str) and body["message"]
-    assert all(set(e) >= {"field", "code", "message"} for e in body["errors"])
-    if code:
-        assert body["code"] == code, body
-    return body
 
 
 class Lab:  # where a template's spec points (templates are checked without the inventory)

@@ -4,20 +4,17 @@ and a run that imports the uploaded OVA into the vCenter simulator."""
 
 import hashlib
 import io
-import subprocess
 import tarfile
 import time
-from pathlib import Path
 
 import pytest
 
 from deployments.choices import RunStatus
 from deployments.models import ApplianceUpload, Deployment
 from deployments.services import launch
-from tests.spec_fixtures import registered_vcenter, valid_spec
-from tests.test_wizard import Wizard, finish, walk
+from testkit.spec import registered_vcenter, valid_spec
+from testkit.wizard import Wizard, finish, walk
 
-ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR = b'<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>'
 
 
@@ -200,14 +197,84 @@ def test_the_wizard_offers_an_ova_uploaded_before_and_still_takes_a_url(admin_cl
     assert Deployment.objects.get().spec["appliance_ova"] == spec["appliance_ova"]
 
 
+# --- the size limit (VIO_OVA_MAX_BYTES) --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_upload_over_the_limit_is_refused_and_nothing_is_kept(admin_client, data_dir, settings):
+    data = ova_bytes()
+    settings.VIO_OVA_MAX_BYTES = len(data) - 1
+    refused = post(admin_client, data)
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("file", "too_large")
+    assert len(data) == 10240 and error["message"] == (
+        "vio-appliance.ova is larger (10 KiB) than 9.99 KiB, the most VIO Manager accepts for an appliance OVA "
+        "(VIO_OVA_MAX_BYTES).")
+    assert not ApplianceUpload.objects.exists() and not (data_dir.exists() and list(data_dir.iterdir()))
+    settings.VIO_OVA_MAX_BYTES = len(data)  # exactly the limit: taken
+    assert post(admin_client, data).status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_large_upload_over_the_limit_never_reaches_the_disk_beyond_it(admin_client, data_dir, settings):
+    data = ova_bytes(disk=bytes(range(256)) * (6 * 4096))  # 6 MiB: Django streams it to a temporary file
+    assert len(data) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    settings.VIO_OVA_MAX_BYTES = 1 << 20
+    refused = post(admin_client, data)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "too_large"
+    assert "(6 MiB) than 1 MiB" in refused.json()["errors"][0]["message"]
+    assert not ApplianceUpload.objects.exists() and not (data_dir.exists() and list(data_dir.iterdir()))
+
+
+def test_the_upload_handler_stores_no_more_than_the_limit(settings, rf):
+    """Django's temporary file for a large upload stops growing at the limit; the rest is only counted."""
+    import os
+
+    from deployments.services.appliance import LimitedTemporaryFileUploadHandler, store_upload
+    from inventory.services.errors import ServiceError
+
+    settings.VIO_OVA_MAX_BYTES = 3 << 19  # 1.5 MiB
+    for chunks, stored, truncated in ((3, 3 << 19, True), (1, 1 << 20, False)):
+        handler = LimitedTemporaryFileUploadHandler(rf.post("/"))
+        handler.new_file("file", "vio.ova", "application/x-tar", None)
+        for number in range(chunks):
+            handler.receive_data_chunk(bytes([number]) * (1 << 20), number << 20)
+        uploaded = handler.file_complete(chunks << 20)
+        assert os.fstat(uploaded.file.fileno()).st_size == stored
+        assert (uploaded.size, uploaded.truncated) == (chunks << 20, truncated)
+        if truncated:
+            with pytest.raises(ServiceError) as refused:
+                store_upload(uploaded, "vio.ova")
+            assert refused.value.code == "too_large"
+        uploaded.close()
+
+
+@pytest.mark.django_db
+def test_the_wizard_refuses_an_ova_over_the_limit_and_a_url_the_download_would_refuse(admin_client, data_dir, vcsim,
+                                                                                       settings):
+    vcenter = registered_vcenter(vcsim)
+    wizard = Wizard(admin_client)
+    walk(wizard, valid_spec(vcsim), vcenter, until="appliance")
+    data = ova_bytes()
+    settings.VIO_OVA_MAX_BYTES = 1024
+    assert "At most 1 KiB." in wizard.get("appliance").content.decode()
+    errors = wizard.errors("appliance", {"source": "upload"}, files={"appliance-file": named(data)})
+    assert errors == {"file": "vio-appliance.ova is larger (10 KiB) than 1 KiB, the most VIO Manager accepts for an "
+                              "appliance OVA (VIO_OVA_MAX_BYTES)."}
+    assert not ApplianceUpload.objects.exists()
+
+    settings.VIO_OVA_ALLOWED_NETWORKS = []
+    errors = wizard.errors("appliance", {"source": "url", "url": "http://169.254.169.254/latest/meta-data/"})
+    assert errors == {"url": "Its host is 169.254.169.254, a link-local address (where cloud metadata services "
+                             "answer). VIO Manager downloads only from public addresses, and from networks an "
+                             "administrator lists in VIO_OVA_ALLOWED_NETWORKS."}
+    too_long = wizard.errors("appliance", {"source": "url", "url": "https://a.example/" + "x" * 2048})
+    assert "at most 2048 characters" in too_long["url"]
+    assert wizard.next("appliance", {"source": "url", "url": "https://downloads.example.com/vio.ova"}) == "review"
+
+
 # --- the engine -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def appliance_ova(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ova") / "vio-appliance.ova"
-    subprocess.run([str(ROOT / "scripts" / "build-ova.sh"), str(path)], check=True, capture_output=True)
-    return path
 
 
 @pytest.mark.worker

@@ -3,7 +3,6 @@
 import hashlib
 import io
 import json
-import os
 import subprocess
 import tarfile
 import time
@@ -29,6 +28,7 @@ from inventory.clients.vsphere_ova import (
 )
 from simulators.launcher import start_vcsim
 from tests.conftest import VcsimHandle
+from testkit.ova import build_ova
 
 ROOT = Path(__file__).resolve().parent.parent
 OVF_NS = {
@@ -40,26 +40,13 @@ OVF_NS = {
 OVF = "{http://schemas.dmtf.org/ovf/envelope/1}"
 
 
-def _build(path: Path, **env) -> float:
-    started = time.monotonic()
-    subprocess.run([str(ROOT / "scripts" / "build-ova.sh"), str(path)], check=True, capture_output=True, text=True,
-                   env=dict(os.environ, **env))
-    return time.monotonic() - started
-
-
-@pytest.fixture(scope="session")
-def appliance_ova(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ova") / "vio-appliance.ova"
-    seconds = _build(path)
-    print(f"built {path.name}: {path.stat().st_size} bytes in {seconds:.2f} s")
-    return path
 
 
 @pytest.fixture(scope="session")
 def other_ova(tmp_path_factory) -> Path:
     """A different build (another disk content size): another checksum."""
     path = tmp_path_factory.mktemp("ova-other") / "other.ova"
-    _build(path, OVA_DATA_KB="512")
+    build_ova(path, OVA_DATA_KB="512")
     return path
 
 
@@ -153,7 +140,7 @@ def test_the_script_builds_a_small_well_formed_ova(appliance_ova, tmp_path):
 
 def test_the_build_is_reproducible(appliance_ova, tmp_path):
     again = tmp_path / "again.ova"
-    seconds = _build(again)
+    seconds = build_ova(again)
     assert ova_sha256(again) == ova_sha256(appliance_ova)
     assert ova_sha256(appliance_ova) == hashlib.sha256(appliance_ova.read_bytes()).hexdigest()
     assert seconds < 30

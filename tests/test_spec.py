@@ -5,7 +5,7 @@ import pytest
 
 from deployments.plan import address_needs, build_plan
 from deployments.spec import parse, secret_paths, validate
-from tests.spec_fixtures import registered_nsx, synced_vcenter, valid_spec  # noqa: F401  (fixture)
+from testkit.spec import registered_nsx, valid_spec
 
 pytestmark = pytest.mark.django_db
 

@@ -13,111 +13,12 @@ from deployments.services.secrets import split_secrets
 from deployments.services.templates import save_as_template
 from deployments.spec import DeploymentSpec
 from inventory import models as m
-from tests.spec_fixtures import registered_nsx, registered_vcenter, valid_spec
+from testkit.spec import registered_nsx, registered_vcenter, valid_spec
+from testkit.wizard import Wizard, finish, steps_for, walk
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_PASSWORD = "Secret-Admin-1"
-
-
-class Wizard:
-    """One wizard instance driven through the test client."""
-
-    def __init__(self, client, query: str = ""):
-        response = client.get("/deployments/new/" + query)
-        assert response.status_code == 302
-        match = re.match(r"^/deployments/new/([0-9a-f]+)/start/", response["Location"])
-        assert match, response["Location"]
-        self.client, self.id, self.entry = client, match.group(1), response["Location"]
-
-    def url(self, step: str) -> str:
-        return f"/deployments/new/{self.id}/{step}/"
-
-    def get(self, step: str):
-        response = self.client.get(self.url(step))
-        assert response.status_code == 200, (step, response.status_code, response.get("Location"))
-        return response
-
-    def post(self, step: str, data: dict, files: dict | None = None, raw: dict | None = None):
-        payload = {f"{step}-{key}": value for key, value in data.items() if value is not None}
-        payload[f"deploy_{self.id}-current_step"] = step
-        payload.update(raw or {})
-        payload.update(files or {})
-        return self.client.post(self.url(step), payload)
-
-    def next(self, step: str, data: dict, **kwargs) -> str:
-        """Post a step that must be accepted; the name of the step it leads to."""
-        response = self.post(step, data, **kwargs)
-        if response.status_code != 302:
-            form = response.context["form"]
-            pytest.fail(f"{step} was refused: {form.errors.as_data()}")
-        return response["Location"].rstrip("/").rsplit("/", 1)[-1]
-
-    def errors(self, step: str, data: dict, **kwargs) -> dict:
-        response = self.post(step, data, **kwargs)
-        assert response.status_code == 200, f"{step} was accepted: {response.get('Location')}"
-        return {name: " ".join(errors) for name, errors in response.context["form"].errors.items()}
-
-    def compute_row(self, cluster: str) -> int:
-        form = self.get("compute").context["form"]
-        return next(index for index, row in enumerate(form.rows) if row["cluster"].name == cluster)
-
-
-def steps_for(spec: dict, vcenter, wizard: Wizard, nsx_manager=None) -> list[tuple[str, dict]]:
-    """The answers of each step that give `spec`."""
-    def network(net):
-        return {"portgroup": net["portgroup"], "netmask": net["netmask"], "gateway": net["gateway"],
-                "ip_ranges": "\n".join(f"{r['start']}-{r['end']}" for r in net["ip_ranges"]),
-                "dns_servers": ", ".join(net["dns_servers"])}
-
-    answers = [
-        ("start", {"name": spec["name"], "source": "new"}),
-        ("vcenter", {"vcenter": vcenter.pk}),
-        ("datacenter", {"datacenter": spec["datacenter"], "topology": spec["topology"],
-                        "management_cluster": spec["management_cluster"], "management_datastores": spec["management_datastores"]}),
-        ("management_network", network(spec["management_network"])),
-        ("external_network", network(spec["external_network"])),
-        ("load_balancer", spec["load_balancer"]),
-        ("compute", "compute"),  # filled in by walk(): the rows depend on the inventory
-        ("glance", {"datastore": spec["glance_datastore"]}),
-        ("neutron", {"mode": spec["neutron"]["mode"]}),
-    ]
-    if spec["neutron"]["mode"] == "dvs":
-        answers.append(("dvs", spec["neutron"]["dvs"]))
-    else:
-        nsx = dict(spec["neutron"]["nsx"])
-        nsx["manager"] = nsx_manager.pk
-        answers.append(("nsx", nsx))
-    answers += [
-        ("keystone", {"admin_user": "admin", "admin_password": spec["keystone"]["admin_password"], "admin_project": "admin",
-                      "backend": "sql"}),
-        ("syslog", spec["syslog"]),
-        ("appliance", {"url": spec["appliance_ova"]["url"]}),
-    ]
-    return answers
-
-
-def walk(wizard: Wizard, spec: dict, vcenter, *, until: str | None = None, nsx_manager=None) -> None:
-    """Post every step (up to, not including, `until`) with the answers giving `spec`."""
-    for step, data in steps_for(spec, vcenter, wizard, nsx_manager):
-        if step == until:
-            return
-        if data == "compute":
-            data = {}
-            for entry in spec["compute_clusters"]:
-                row = wizard.compute_row(entry["cluster"])
-                data[f"use_{row}"] = "on"
-                data[f"datastores_{row}"] = entry["datastores"]
-        wizard.next(step, data)
-
-
-def finish(wizard: Wizard):
-    """Acknowledge every warning on the review step, deploy, follow to the deployment page."""
-    review = wizard.get("review")
-    acks = {name: "on" for name in review.context["form"].fields if name.startswith("ack_")}
-    response = wizard.post("review", acks)
-    assert response.status_code == 302 and response["Location"].endswith("/done/"), response.get("Location")
-    return wizard.client.get(response["Location"])
 
 
 def public_spec(spec: dict) -> dict:

@@ -5,7 +5,9 @@ Nothing set: an embedded install (SQLite and a file-based Celery broker under VI
 and Redis; DJANGO_DEBUG off (the default) gives production security settings.
 """
 
+import ipaddress
 import os
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from vio_manager.keys import new_fernet_key, new_secret_key, read_or_create
+from vio_manager.private_files import FILE_MODE, create_private_file, private_directory, tighten
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,6 +43,18 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number.") from None
 
 
+def env_networks(name: str) -> list[str]:
+    """"10.0.0.0/8,127.0.0.1/32" -> ["10.0.0.0/8", "127.0.0.1/32"], each checked to be a network."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not a network, e.g. 10.0.0.0/8 or 127.0.0.1/32 ({exc}).") from None
+    return networks
+
+
 def env_limits(name: str) -> dict[str, int]:
     """"kind=seconds,kind=seconds" -> {kind: seconds}."""
     limits = {}
@@ -53,8 +68,18 @@ def env_limits(name: str) -> dict[str, int]:
 
 DATA_DIR = Path(os.environ.get("VIO_DATA_DIR", BASE_DIR / "var")).resolve()
 EMBEDDED = not os.environ.get("DATABASE_URL")  # no external services: keys may be generated here
+# Keys, the embedded database, kolla bundles with their passwords.yml: the owner's alone (0700).
+try:
+    private_directory(DATA_DIR)
+except PermissionError:  # production may be given a directory its installer made and owns: used as it is
+    if EMBEDDED:
+        raise
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if DEBUG and not EMBEDDED:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is on while DATABASE_URL is set: debug mode is for development on the embedded database only "
+        "(it shows settings and stack traces to visitors and turns off secure cookies and HSTS). Unset DJANGO_DEBUG.")
 # HTTPS-only cookies, redirects and HSTS; off only for a plain-HTTP demo on loopback.
 HTTPS = env_bool("VIO_HTTPS", not DEBUG)
 
@@ -123,7 +148,11 @@ TEMPLATES = [
 ]
 
 if EMBEDDED:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Made 0600 before SQLite opens it (an empty file is an empty database); SQLite gives its -wal and
+    # -shm files the database file's mode. Files an older version left open are tightened.
+    create_private_file(DATA_DIR / "vio_manager.sqlite3")
+    for _companion in ("-wal", "-shm", "-journal"):
+        tighten(DATA_DIR / f"vio_manager.sqlite3{_companion}", FILE_MODE)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -202,6 +231,12 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("VIO_BEHIND_TLS_PROXY", False):
     # Only when a reverse proxy terminates TLS and always sets this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Request bodies: a spec or template is a few KB. Django applies this to forms and request.body, the API's
+# JSON parser to its stream (vio_manager/api/parsers.py); file uploads have limits of their own.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VIO_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
 REST_FRAMEWORK = {
     # API tokens first: their 401 carries WWW-Authenticate. Sessions (the browser's) keep CSRF.
@@ -294,6 +329,22 @@ VIO_ENGINE_LOST_AFTER_SECONDS = env_int("VIO_ENGINE_LOST_AFTER_SECONDS", 45)
 VIO_ENGINE_REAP_SECONDS = env_int("VIO_ENGINE_REAP_SECONDS", 30)
 VIO_ENGINE_MAX_ATTEMPTS = env_int("VIO_ENGINE_MAX_ATTEMPTS", 3)
 
+# The appliance OVA. By URL: fetched only from public addresses, and from the networks listed here
+# (e.g. "10.0.0.0/8,127.0.0.1/32" for a server on the LAN or loopback), with connect and read
+# timeouts; by URL or by upload, at most VIO_OVA_MAX_BYTES.
+VIO_OVA_ALLOWED_NETWORKS = env_networks("VIO_OVA_ALLOWED_NETWORKS")
+VIO_OVA_MAX_BYTES = env_int("VIO_OVA_MAX_BYTES", 20 * 2**30)
+VIO_OVA_CONNECT_SECONDS = env_int("VIO_OVA_CONNECT_SECONDS", 10)
+VIO_OVA_READ_SECONDS = env_int("VIO_OVA_READ_SECONDS", 60)
+if VIO_OVA_MAX_BYTES <= 0 or VIO_OVA_CONNECT_SECONDS <= 0 or VIO_OVA_READ_SECONDS <= 0:
+    raise ImproperlyConfigured("VIO_OVA_MAX_BYTES, VIO_OVA_CONNECT_SECONDS and VIO_OVA_READ_SECONDS must be above 0.")
+# Large uploads go to a temporary file that never grows past VIO_OVA_MAX_BYTES (the rest is counted,
+# not stored), so an upload that is too big is refused without filling the disk.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "deployments.services.appliance.LimitedTemporaryFileUploadHandler",
+]
+
 # Use a pinned vCenter or NSX certificate whose key or signature TLS refuses by default (a 1024-bit
 # key, SHA-1): the administrator's explicit choice; the certificate stays the only one trusted.
 VIO_TLS_ALLOW_WEAK_PINNED = env_bool("VIO_TLS_ALLOW_WEAK_PINNED", False)
@@ -314,14 +365,42 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60.0 * VIO_INVENTORY_SYNC_MINUTES},
     },
 }
+# Caches. With Redis (VIO_CACHE_URL, else the broker's Redis server with the next database number)
+# every process shares them: "default", and "tokens" for API token lookups (access/tokens.py, which
+# takes an entry out the moment its token or user changes). Embedded, without Redis: the default
+# cache is each process's own memory, and token lookups are not cached at all (a revoke in one web
+# worker could not reach another's memory).
+def _cache_url() -> str:
+    if os.environ.get("VIO_CACHE_URL"):
+        return os.environ["VIO_CACHE_URL"]
+    if not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return ""
+    broker = urllib.parse.urlsplit(CELERY_BROKER_URL)
+    try:
+        number = int(broker.path.strip("/") or 0)
+    except ValueError:
+        raise ImproperlyConfigured(f"CELERY_BROKER_URL: {broker.path!r} is not a Redis database number; "
+                                   "set VIO_CACHE_URL.") from None
+    return urllib.parse.urlunsplit(broker._replace(path=f"/{(number + 1) % 16}"))
+
+
+if _cache_url():
+    _REDIS_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url(),
+                    "KEY_PREFIX": "vio", "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}
+    CACHES = {"default": _REDIS_CACHE, "tokens": dict(_REDIS_CACHE, KEY_PREFIX="vio-tokens")}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+              "tokens": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control, wherever the process starts
         "store_processed": False,
     }
 else:

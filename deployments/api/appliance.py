@@ -24,7 +24,8 @@ class ApplianceUploadSerializer(serializers.ModelSerializer):
 
 
 class UploadRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="the .ova file (multipart/form-data)")
+    file = serializers.FileField(help_text="the .ova file (multipart/form-data), at most VIO_OVA_MAX_BYTES (20 GiB "
+                                           "unless the administrator changed it); larger is refused (code too_large)")
 
 
 class ApplianceUploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

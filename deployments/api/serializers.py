@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from deployments.api.status_serializers import RunSummarySerializer
 from deployments.models import Deployment, DeploymentTemplate
+from deployments.services.templates import MAX_DESCRIPTION
 from deployments.spec import DeploymentSpec
 from vio_manager.api.fields import PydanticJSONField
 
@@ -32,7 +33,7 @@ class SpecRequestSerializer(serializers.Serializer):
 
 class CreateDeploymentSerializer(SpecRequestSerializer):
     acknowledge = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list,
+        child=serializers.CharField(max_length=300), required=False, default=list, max_length=200,
         help_text="keys (code@path) of the advisory warnings you accept, as listed by validate",
     )
 
@@ -98,10 +99,10 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 class ImportTemplateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION)
     template = TemplateDocumentField(help_text="the template document, as download gives it")
 
 
 class SaveTemplateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION)

@@ -1,3 +1,4 @@
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -67,12 +68,30 @@ def address_needs(topology: str, neutron_mode: str, compute_clusters: int) -> tu
     return management, external
 
 
+def _is_ipv4(address) -> bool:
+    try:
+        IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
 def _addresses(ranges, taken: frozenset[str] = frozenset()) -> "iter[str]":
+    """The free addresses of the ranges, in the order given, lazily: the plan takes the few it needs,
+    stepping over taken ones by arithmetic on their sorted values (never every address of a wide range)."""
+    held = sorted({int(IPv4Address(address)) for address in taken if _is_ipv4(address)})
     for ip_range in ranges:
-        for value in range(int(ip_range.start), int(ip_range.end) + 1):
-            address = str(IPv4Address(value))
-            if address not in taken:
-                yield address
+        value, end = int(ip_range.start), int(ip_range.end)
+        index = bisect_left(held, value)
+        while value <= end:
+            if index < len(held) and held[index] == value:  # taken: step over the whole taken run
+                while index < len(held) and held[index] == value:
+                    value, index = value + 1, index + 1
+                continue
+            yield str(IPv4Address(value))
+            value += 1
+            while index < len(held) and held[index] < value:
+                index += 1
 
 
 def build_plan(spec, datastore_free_gb: dict[str, float] | None = None, *,

@@ -1,5 +1,6 @@
 """Appliance OVAs uploaded to VIO Manager: streamed to disk while hashed (they are GBs), checked to be
-an OVA, kept once per content under DATA_DIR/appliance-uploads/<sha256>.ova."""
+an OVA, kept once per content under DATA_DIR/appliance-uploads/<sha256>.ova. At most
+settings.VIO_OVA_MAX_BYTES, counted while the bytes arrive: what is larger never fills the disk."""
 
 import hashlib
 import os
@@ -8,6 +9,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import IntegrityError, transaction
 
 from deployments.choices import ACTIVE
@@ -17,6 +20,35 @@ from deployments.spec.issues import Issue
 from inventory.services.errors import ServiceError
 
 CHUNK_SIZE = 1 << 20
+
+
+class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Django's handler for large uploads (settings.FILE_UPLOAD_HANDLERS), keeping at most
+    VIO_OVA_MAX_BYTES of each file: the rest is counted, not stored. The file's size is what was sent
+    and it is marked truncated, so store_upload refuses it (and a form or view sees the size)."""
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.limit, self.received = settings.VIO_OVA_MAX_BYTES, 0
+
+    def receive_data_chunk(self, raw_data, start):
+        room = self.limit - self.received
+        self.received += len(raw_data)
+        if room > 0:
+            self.file.write(raw_data[:room])
+
+    def file_complete(self, file_size):
+        uploaded = super().file_complete(file_size)
+        uploaded.truncated = file_size > self.limit
+        return uploaded
+
+
+def too_large(filename: str, size: int | None = None) -> ServiceError:
+    from inventory.clients.download import size_text
+
+    given = f" ({size_text(size)})" if size else ""
+    return ServiceError(f"{filename} is larger{given} than {size_text(settings.VIO_OVA_MAX_BYTES)}, the most "
+                        "VIO Manager accepts for an appliance OVA (VIO_OVA_MAX_BYTES).", code="too_large", field="file")
 
 
 def _chunks(source):
@@ -52,17 +84,23 @@ def check_ova(path: Path, filename: str) -> None:
 def store_upload(source, filename: str, *, user=None) -> tuple[ApplianceUpload, bool]:
     """Store an uploaded OVA; (the upload, True) when new, (the existing one, False) when a file with the
     same SHA-256 is already stored. The file is never held in memory as a whole."""
+    filename = Path(filename or "appliance.ova").name[:255]
+    limit = settings.VIO_OVA_MAX_BYTES
+    announced = getattr(source, "size", None)
+    if getattr(source, "truncated", False) or (isinstance(announced, int) and announced > limit):
+        raise too_large(filename, announced)
     directory = uploads_directory()
     directory.mkdir(parents=True, exist_ok=True)
-    filename = Path(filename or "appliance.ova").name[:255]
     digest, size = hashlib.sha256(), 0
     handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".upload-", suffix=".part", delete=False)
     partial = Path(handle.name)
     try:
         with handle:
             for chunk in _chunks(source):
-                digest.update(chunk)
                 size += len(chunk)
+                if size > limit:
+                    raise too_large(filename)
+                digest.update(chunk)
                 handle.write(chunk)
         if size == 0:
             raise ServiceError(f"{filename} is empty.", code="empty_file", field="file")

@@ -7,15 +7,29 @@ from django.db import transaction
 from deployments.models import DeploymentTemplate
 from deployments.services.secrets import split_secrets, with_placeholder_secrets
 from deployments.spec import SCHEMA_VERSION, Issue
+from deployments.spec.text import control_problem
 from deployments.spec.validate import parse
+from vio_manager import json_limits
 
 KIND = "vio-manager/deployment-template"
+MAX_TEMPLATE_BYTES = 1_000_000  # a template is a few KB
+MAX_DESCRIPTION = 500
 
 
 class TemplateInvalid(Exception):
     def __init__(self, issues: list[Issue]):
         super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
         self.issues = issues
+
+
+def load_document(raw: bytes, file_name: str = "The file") -> dict:
+    """A template file's bytes as a document, within bounds (size, nesting, numbers, text): TemplateInvalid
+    naming the bound, never an exception from the JSON parser."""
+    try:
+        return json_limits.loads(raw, max_bytes=MAX_TEMPLATE_BYTES)
+    except json_limits.JsonRefused as exc:
+        raise TemplateInvalid([Issue("file", "not_a_template_file",
+                                     f"{file_name} is not a deployment template's JSON: {exc}.")]) from None
 
 
 def _upgrade_0_to_1(spec: dict) -> dict:
@@ -81,10 +95,13 @@ def import_template(document: dict, *, name: str = "", description: str = "", us
     name = name or document.get("name") or spec.get("name", "")
     if not name:
         issues.append(Issue("name", "required", "Give the template a name."))
-    elif not isinstance(name, str) or len(name) > 100:
-        issues.append(Issue("name", "invalid", "A template's name is text of at most 100 characters."))
+    elif not isinstance(name, str) or len(name) > 100 or control_problem(name):
+        issues.append(Issue("name", "invalid", "A template's name is one line of text of at most 100 characters, "
+                                               "without control characters."))
     elif DeploymentTemplate.objects.filter(name=name).exists():
         issues.append(Issue("name", "duplicate", f"A template named {name!r} exists; choose another name."))
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        issues.append(Issue("description", "invalid", f"A description is text of at most {MAX_DESCRIPTION} characters."))
     if issues:
         raise TemplateInvalid(issues)
     return DeploymentTemplate.objects.create(name=name, description=description, schema_version=SCHEMA_VERSION,

@@ -3,6 +3,7 @@
 from ipaddress import IPv4Network
 
 from deployments.plan import address_needs
+from deployments.spec.addresses import address_count, cross_overlaps, overlapping_pairs
 from deployments.spec.issues import Issue
 
 
@@ -35,10 +36,9 @@ def _network_issues(network, path: str, label: str, issues: list) -> IPv4Network
         if ip_range.start <= network.gateway <= ip_range.end:
             issues.append(Issue(f"{path}.gateway", "gateway_in_range",
                                 f"The gateway {network.gateway} is inside the range {ip_range}; take it out of the range."))
-        for other_index in range(index):
-            other = network.ip_ranges[other_index]
-            if ip_range.start <= other.end and other.start <= ip_range.end:
-                issues.append(Issue(where, "ranges_overlap", f"{ip_range} overlaps {other}; make the ranges distinct."))
+    for index, other_index in overlapping_pairs(network.ip_ranges):  # sorted sweep, not every pair
+        issues.append(Issue(f"{path}.ip_ranges.{index}", "ranges_overlap",
+                            f"{network.ip_ranges[index]} overlaps {network.ip_ranges[other_index]}; make the ranges distinct."))
     if network.gateway not in subnet or network.gateway in usable:
         issues.append(Issue(f"{path}.gateway", "gateway_outside_subnet",
                             f"The gateway {network.gateway} is not a host address of {subnet}."))
@@ -65,15 +65,15 @@ def consistency_issues(spec) -> list[Issue]:
     if _contains(spec.management_network, vip):
         issues.append(Issue("load_balancer.public_vip", "vip_in_range",
                             f"The public VIP {vip} is inside a management IP range."))
-    for index, ip_range in enumerate(spec.external_network.ip_ranges):
-        for other in spec.management_network.ip_ranges:
-            if ip_range.start <= other.end and other.start <= ip_range.end:
-                issues.append(Issue(f"external_network.ip_ranges.{index}", "ranges_overlap",
-                                    f"{ip_range} overlaps the management range {other}; the two networks need distinct addresses."))
+    external_ranges, management_ranges = spec.external_network.ip_ranges, spec.management_network.ip_ranges
+    for index, other_index in cross_overlaps(external_ranges, management_ranges):
+        issues.append(Issue(f"external_network.ip_ranges.{index}", "ranges_overlap",
+                            f"{external_ranges[index]} overlaps the management range {management_ranges[other_index]}; "
+                            "the two networks need distinct addresses."))
 
     need_management, need_external = address_needs(spec.topology, spec.neutron.mode, len(spec.compute_clusters))
-    have_management = sum(r.size for r in spec.management_network.ip_ranges)
-    have_external = sum(r.size for r in spec.external_network.ip_ranges)
+    have_management = address_count(spec.management_network.ip_ranges)
+    have_external = address_count(spec.external_network.ip_ranges)
     if have_management < need_management:
         issues.append(Issue("management_network.ip_ranges", "not_enough_addresses",
                             f"This deployment needs {need_management} management addresses (one per VM and the internal "

@@ -4,8 +4,6 @@ InventoryContext loads what the checks need at its first use, in a fixed number 
 one snapshot (read_picture), so a sync writing at the same moment never shows the checks half of
 its picture; each check_* method covers one slice of the spec, so a wizard step runs only its own."""
 
-import ipaddress
-import re
 import socket
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,7 +12,9 @@ from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 from django.dispatch import receiver
 
+from deployments.spec.addresses import free_in_ranges
 from deployments.spec.issues import ADVISORY, Issue
+from deployments.spec.patterns import datastore_matches
 from inventory import models as m
 from inventory.services.nsx_checks import meets_minimum_version
 
@@ -160,10 +160,12 @@ class InventoryContext:
             for ds_index, name in enumerate(entry.datastores):
                 self.datastore_usable(name, cluster, f"{path}.{index}.datastores.{ds_index}", issues)
             if entry.datastore_regex and cluster is not None:
-                pattern = re.compile(entry.datastore_regex)
-                if not any(pattern.search(d.name) and cluster.pk in d.usable_from for d in self.datastores.values()):
+                # nova-compute's re.match, answered by RE2 in linear time (the spec refused unsafe patterns)
+                if not any(cluster.pk in d.usable_from and datastore_matches(entry.datastore_regex, d.name)
+                           for d in self.datastores.values()):
                     issues.append(Issue(f"{path}.{index}.datastore_regex", "regex_matches_nothing",
-                                        f"No datastore shared by every host of {entry.cluster} matches {entry.datastore_regex}."))
+                                        f"No datastore shared by every host of {entry.cluster} matches {entry.datastore_regex} "
+                                        "(nova-compute matches from the start of the name: begin with .* to match anywhere)."))
         return issues
 
     def check_glance(self, name: str, management_cluster: str, path: str = "glance_datastore") -> list[Issue]:
@@ -375,8 +377,7 @@ def address_issues(spec, vcenter, deployment=None) -> list[Issue]:
     for path, network, need in (("management_network.ip_ranges", spec.management_network, need_management),
                                 ("external_network.ip_ranges", spec.external_network, need_external)):
         taken = by_network.get(network.portgroup, {})
-        free = sum(1 for r in network.ip_ranges for value in range(int(r.start), int(r.end) + 1)
-                   if str(ipaddress.IPv4Address(value)) not in taken)
+        free = free_in_ranges(network.ip_ranges, taken)  # arithmetic: a /0 range is not counted address by address
         if free < need:
             owners = sorted(set(taken.values()))
             issues.append(Issue(path, "addresses_in_use",

@@ -1,31 +1,46 @@
 """The shape of a DeploymentSpec (schema version 1). Types and formats only: consistency between
-fields is in consistency.py, checks against vCenter and NSX in inventory_checks.py."""
+fields is in consistency.py, checks against vCenter and NSX in inventory_checks.py.
+
+Every string that is rendered into configuration is one of text.py's constrained types (ConfigText and
+those built on it): a spec holds nothing that could change the structure of a file it is rendered into.
+Lists are bounded, so that no check or plan does unbounded work for one request."""
 
 import re
 from ipaddress import IPv4Address
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from deployments.spec.patterns import MAX_PATTERN, pattern_problem
+from deployments.spec.text import (
+    ConfigText, Host, Hostname, LdapFilter, LdapUrl, Name, PemCertificates, Secret,
+)
 
 SCHEMA_VERSION = 1
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
-
-def _hostname(value: str) -> str:
-    if not HOSTNAME.match(value):
-        raise ValueError("is not a valid host name: letters, digits and hyphens in dot-separated labels, e.g. openstack.example.com")
-    return value.lower()
+# Limits on lists: far above any real cloud (VIO needs ~20 addresses), low enough that every check stays cheap.
+MAX_IP_RANGES = 64
+MAX_DNS_SERVERS = 3
+MAX_COMPUTE_CLUSTERS = 64
+MAX_DATASTORES = 256
 
 
 def _deployment_name(value: str) -> str:
-    if not DNS_LABEL.match(value):
+    if not DNS_LABEL.fullmatch(value):
         raise ValueError("use 1-32 lower-case letters, digits and hyphens, starting and ending with a letter or digit (it prefixes every VM name)")
     return value
 
 
-Hostname = Annotated[str, AfterValidator(_hostname)]
-Name = Annotated[str, Field(min_length=1, max_length=255)]
+def _datastore_pattern(value: str) -> str:
+    problem = pattern_problem(value) if value else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+DatastorePattern = Annotated[ConfigText, Field(max_length=MAX_PATTERN), AfterValidator(_datastore_pattern)]
 
 
 def secret(description: str):
@@ -56,14 +71,14 @@ class IpRange(Strict):
 
 class NetworkSpec(Strict):
     portgroup: Name = Field(description="port group the VMs' NIC connects to")
-    ip_ranges: list[IpRange] = Field(min_length=1, description="addresses VIO Manager may assign")
+    ip_ranges: list[IpRange] = Field(min_length=1, max_length=MAX_IP_RANGES, description="addresses VIO Manager may assign")
     netmask: IPv4Address
     gateway: IPv4Address
-    dns_servers: list[IPv4Address] = Field(default_factory=list, max_length=3)
+    dns_servers: list[IPv4Address] = Field(default_factory=list, max_length=MAX_DNS_SERVERS)
 
 
 class VCenterRef(Strict):
-    host: Name
+    host: Host
     port: int = Field(default=443, ge=1, le=65535)
 
 
@@ -74,18 +89,9 @@ class LoadBalancer(Strict):
 
 class ComputeCluster(Strict):
     cluster: Name
-    datastores: list[Name] = Field(default_factory=list)
-    datastore_regex: str = ""
-
-    @field_validator("datastore_regex")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        if value:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"is not a valid regular expression: {exc}") from None
-        return value
+    datastores: list[Name] = Field(default_factory=list, max_length=MAX_DATASTORES)
+    datastore_regex: DatastorePattern = Field(
+        default="", description="a regular expression nova-compute matches datastore names with (Python's re.match)")
 
     @model_validator(mode="after")
     def _one_way(self):
@@ -100,7 +106,7 @@ class DvsConfig(Strict):
 
 
 class NsxRef(Strict):
-    host: Name
+    host: Host
     port: int = Field(default=443, ge=1, le=65535)
 
 
@@ -128,12 +134,12 @@ class Neutron(Strict):
 
 
 class Ldap(Strict):
-    url: Annotated[str, Field(pattern=r"^ldaps?://[^\s/]+(:\d+)?/?$", description="ldap://host:389 or ldaps://host:636")]
+    url: LdapUrl = Field(description="ldap://host:389 or ldaps://host:636")
     bind_user: Name
-    bind_password: SecretStr = secret("password of the bind user")
+    bind_password: Secret = secret("password of the bind user")
     user_tree_dn: Name
-    user_filter: str = ""
-    ca_certificate: str = Field(default="", description="PEM of the CA that signed the LDAP server's certificate (ldaps)")
+    user_filter: LdapFilter = Field(default="", description="an RFC 4515 filter, e.g. (memberOf=CN=OpenStack,DC=example,DC=com)")
+    ca_certificate: PemCertificates = Field(default="", description="PEM of the CA that signed the LDAP server's certificate (ldaps)")
 
     @field_validator("bind_password")
     @classmethod
@@ -145,7 +151,7 @@ class Ldap(Strict):
 
 class Keystone(Strict):
     admin_user: Name = "admin"
-    admin_password: SecretStr = secret("OpenStack admin password")
+    admin_password: Secret = secret("OpenStack admin password")
     admin_project: Name = "admin"
     backend: Literal["sql", "ldap"] = "sql"
     ldap: Ldap | None = None
@@ -173,8 +179,24 @@ class Syslog(Strict):
 
 
 class ApplianceOva(Strict):
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)] | None = Field(
+        default=None, description="where the appliance downloads the OVA: http or https, from a public address or a "
+                                  "network the administrator allows (VIO_OVA_ALLOWED_NETWORKS)")
     upload: str | None = Field(default=None, description="id of an uploaded OVA")
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable(cls, value: str | None) -> str | None:
+        """What the download would refuse before any lookup: a host given as a refused address (names
+        are resolved, and their addresses checked, when the OVA is downloaded)."""
+        from django.conf import settings
+
+        from inventory.clients.download import parse_networks, url_refusal
+
+        problem = value and url_refusal(value, parse_networks(settings.VIO_OVA_ALLOWED_NETWORKS))
+        if problem:
+            raise PydanticCustomError("url_refused", problem[:1].upper() + problem[1:])
+        return value
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -190,11 +212,11 @@ class DeploymentSpec(Strict):
     vcenter: VCenterRef
     datacenter: Name
     management_cluster: Name
-    management_datastores: list[Name] = Field(min_length=1, description="where the OpenStack VMs are placed")
+    management_datastores: list[Name] = Field(min_length=1, max_length=MAX_DATASTORES, description="where the OpenStack VMs are placed")
     management_network: NetworkSpec
     external_network: NetworkSpec
     load_balancer: LoadBalancer
-    compute_clusters: list[ComputeCluster] = Field(min_length=1)
+    compute_clusters: list[ComputeCluster] = Field(min_length=1, max_length=MAX_COMPUTE_CLUSTERS)
     glance_datastore: Name
     neutron: Neutron
     keystone: Keystone

@@ -15,11 +15,20 @@ def _path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if not (isinstance(part, str) and part in ("str", "function-after[_hostname(), str]")))
 
 
+def _message(item: dict) -> str:
+    ctx = item.get("ctx") or {}
+    if item["type"] == "too_long" and "max_length" in ctx:
+        return f"has {ctx.get('actual_length', 'too many')} entries; at most {ctx['max_length']} are allowed. Remove some."
+    if item["type"] == "string_too_long" and "max_length" in ctx:
+        return f"is too long: at most {ctx['max_length']} characters are allowed. Shorten it."
+    return FRIENDLY.get(item["type"]) or item["msg"].removeprefix("Value error, ")
+
+
 def issues_from_validation_error(error: ValidationError, prefix: str = "") -> list[Issue]:
     issues = []
     for item in error.errors(include_url=False):
         path = prefix + _path(item["loc"])
-        message = FRIENDLY.get(item["type"]) or item["msg"].removeprefix("Value error, ")
+        message = _message(item)
         issues.append(Issue(path, item["type"], message))
     return issues
 

@@ -34,6 +34,11 @@ TEMPLATE_ROLE = "appliance-template"
 # are uploaded and the VM is a template, then "complete". A later import removes a half-made one.
 IMPORT_STATE_KEY = "vio-manager.import-state"
 CHUNK_SIZE = 1024 * 1024
+# Limits on what read_ova takes from an OVA into memory: a real descriptor is tens of KiB, a manifest a
+# few lines, an appliance OVA a handful of files.
+MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_MEMBERS = 10_000
 
 
 class OvaImportError(Exception):
@@ -59,36 +64,65 @@ class OvaContents:
 
 
 def ova_sha256(path) -> str:
-    """The SHA-256 of the whole OVA file, hex, lower case: the identity of an appliance build."""
+    """The SHA-256 of the whole OVA file, hex, lower case: the identity of an appliance build (read in chunks)."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_ova(path) -> OvaContents:
-    """Read the descriptor (which must come first) and the manifest; check the descriptor's hash."""
+    """Read the descriptor (which must come first) and the manifest; check the descriptor's hash.
+
+    A hostile OVA cannot make this hold much memory: the descriptor and the manifest are refused above
+    their limits before a byte of them is read, then read in chunks; the archive may list at most
+    MAX_MEMBERS entries (tarfile keeps their headers while reading)."""
     try:
         archive = tarfile.open(path, "r:")
     except (tarfile.TarError, OSError) as exc:
         raise OvaFormatError(f"{path} is not an OVA (a tar archive): {exc}") from exc
     with archive:
-        members = [m for m in archive.getmembers() if m.isfile()]
+        members = []
+        try:
+            for count, member in enumerate(archive, 1):
+                if count > MAX_MEMBERS:
+                    raise OvaFormatError(f"{path} holds more than {MAX_MEMBERS} files: it is not an appliance OVA.")
+                if member.isfile():
+                    members.append(member)
+        except tarfile.TarError as exc:
+            raise OvaFormatError(f"{path} is a damaged tar archive: {exc}") from exc
         if not members or not members[0].name.endswith(".ovf"):
             raise OvaFormatError(f"{path} is not an OVA: its first file must be the .ovf descriptor.")
         ovf = members[0]
-        descriptor_bytes = archive.extractfile(ovf).read()
+        descriptor_bytes, descriptor_sha256 = _read_member(archive, ovf, MAX_DESCRIPTOR_BYTES, "descriptor", path)
         manifest: dict[str, str] = {}
         for member in members:
             if member.name.endswith(".mf"):
-                manifest = _parse_manifest(archive.extractfile(member).read().decode("utf-8", "replace"))
+                text, _ = _read_member(archive, member, MAX_MANIFEST_BYTES, "manifest", path)
+                manifest = _parse_manifest(text.decode("utf-8", "replace"))
         files = {m.name: m.size for m in members}
     expected = manifest.get(ovf.name)
-    if expected and hashlib.sha256(descriptor_bytes).hexdigest() != expected:
+    if expected and descriptor_sha256 != expected:
         raise OvaFormatError(f"The descriptor {ovf.name} in {path} does not match its manifest: the OVA is damaged.")
     try:
         descriptor = descriptor_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise OvaFormatError(f"The descriptor {ovf.name} in {path} is not UTF-8 text.") from exc
     return OvaContents(ovf.name, descriptor, manifest, files)
+
+
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo, limit: int, what: str, path) -> tuple[bytes, str]:
+    """(the member's bytes, their SHA-256), read in chunks; refused when larger than limit."""
+    if member.size > limit:
+        raise OvaFormatError(f"The {what} {member.name} in {path} is {member.size / 2**20:.1f} MiB; an appliance OVA's "
+                             f"{what} is far smaller (at most {limit // 2**20} MiB are read). Check that this is "
+                             "the VIO appliance OVA.")
+    stream = archive.extractfile(member)
+    content, digest = bytearray(), hashlib.sha256()
+    while chunk := stream.read(min(CHUNK_SIZE, limit + 1 - len(content))):
+        content += chunk
+        digest.update(chunk)
+        if len(content) > limit:  # the header's size is all tarfile reads; kept as a second guard
+            raise OvaFormatError(f"The {what} {member.name} in {path} is larger than {limit // 2**20} MiB.")
+    return bytes(content), digest.hexdigest()
 
 
 def _parse_manifest(text: str) -> dict[str, str]:

@@ -8,16 +8,18 @@ The record is inserted before the create runs and in the same transaction: Postg
 concurrent insert of the same (user, key, method, path) wait for that transaction, then fail on the
 unique constraint, so of two identical POSTs racing, one creates and the other replays its answer.
 Only successes are kept: a refused request may be corrected and sent again with the same key.
+The body (which may hold passwords) is kept only as a keyed hash: HMAC-SHA256 with a key derived
+from SECRET_KEY, so the record cannot be used to test guesses of what was sent.
 """
 
 import functools
-import hashlib
 import json
 import re
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
@@ -32,6 +34,11 @@ KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?")  # printable AS
 
 def _json(data) -> str:
     return json.dumps(data, cls=JSONEncoder, sort_keys=True, separators=(",", ":"))
+
+
+def body_digest(data) -> str:
+    """The request body's keyed hash (hex, 64 characters): equal for equal bodies, useless without SECRET_KEY."""
+    return salted_hmac("vio_manager.api.idempotency.body", _json(data), algorithm="sha256").hexdigest()
 
 
 def _replay(record, digest: str) -> Response:
@@ -59,7 +66,7 @@ def idempotent(handler):
         if not KEY.fullmatch(key):
             raise ValidationError({HEADER: [ErrorDetail(
                 "Use 1 to 255 printable ASCII characters, e.g. a UUID.", code="invalid")]})
-        digest = hashlib.sha256(_json(request.data).encode()).hexdigest()
+        digest = body_digest(request.data)
         scope = {"user": request.user, "key": key, "method": request.method, "path": request.path[:255]}
         with transaction.atomic():
             IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP).delete()  # expiry, lazily

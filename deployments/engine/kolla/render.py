@@ -14,11 +14,12 @@ Layout (paths relative to /etc/kolla on the deployment host):
 import hashlib
 import re
 
-import yaml
-
+from deployments.engine.kolla.encode import MERGED, TEMPLATED, Password, checked, ini, yaml_document
 from deployments.engine.kolla.facts import KollaBundleError, KollaFacts
 from deployments.engine.kolla.groups import MULTINODE_CHILDREN
 from deployments.engine.kolla.passwords import GIVEN_KEYS, generate_passwords
+from deployments.spec.patterns import scoped
+from deployments.spec.text import pem_reencoded
 
 OPENSTACK_RELEASE = "2025.1"
 BASE_DISTRO = "ubuntu"
@@ -52,27 +53,16 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _ini(sections: list[tuple[str, list[tuple[str, object]]]]) -> str:
-    """oslo.config INI; a list value becomes one line per item (MultiStrOpt)."""
-    out = []
-    for section, options in sections:
-        out.append(f"[{section}]")
-        for key, value in options:
-            for item in value if isinstance(value, list) else [value]:
-                out.append(f"{key} = {item}")
-        out.append("")
-    return "\n".join(out)
-
-
-def _yaml(data: dict) -> str:
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=1000)
+def _escape(name: str) -> str:
+    """re.escape, with "$" as "[$]": oslo.config reads "\\$" as "$" (its own escape), whatever the quoting."""
+    return "".join("[$]" if char == "$" else re.escape(char) for char in name)
 
 
 def datastore_regex(cluster) -> str:
     """The cluster's regex, or one matching exactly its chosen datastores."""
     if cluster.datastore_regex:
         return cluster.datastore_regex
-    return "^(" + "|".join(re.escape(name) for name in cluster.datastores) + ")$"
+    return "^(" + "|".join(_escape(name) for name in cluster.datastores) + ")$"
 
 
 def compute_hosts(spec, plan) -> list[tuple[str, object]]:
@@ -156,40 +146,43 @@ def render_globals(spec, plan, facts: KollaFacts) -> dict:
         "cinder_backend_vmwarevc_vmdk": "yes",
     }
     if spec.neutron.mode == "dvs":
-        dvs = spec.neutron.dvs
-        facts.moid("distributed switch", dvs.switch)
-        g.update({
-            "neutron_plugin_agent": "vmware_dvs",
-            "neutron_external_interface": facts.external_interface,  # the DHCP nodes' NIC on the data trunk
-            "vmware_dvs_host_ip": spec.vcenter.host,
-            "vmware_dvs_host_port": str(spec.vcenter.port),
-            "vmware_dvs_host_username": facts.vcenter_username,
-            "vmware_dvs_insecure": "False",
-            "vmware_dvs_dvs_name": dvs.switch,
-        })
+        g.update({"neutron_plugin_agent": "vmware_dvs",
+                  "neutron_external_interface": facts.external_interface,  # the DHCP nodes' NIC on the data trunk
+                  "vmware_dvs_insecure": "False", **_dvs_settings(spec, facts)})
     else:
-        nsx = spec.neutron.nsx
-        port = "" if nsx.manager.port == 443 else f":{nsx.manager.port}"
-        if not facts.transport_zone_id:
-            raise KollaBundleError(f"transport zone '{nsx.transport_zone}' is not known: sync the NSX Manager")
-        g.update({
-            "neutron_plugin_agent": "vmware_nsxv",
-            "vmware_nsxv_user": facts.nsx_username,
-            "vmware_nsxv_manager_uri": f"https://{nsx.manager.host}{port}",
-            "vmware_nsxv_insecure": "False",
-            "vmware_nsxv_cluster_moid": ",".join(facts.moid("cluster", c.cluster) for c in spec.compute_clusters),
-            "vmware_nsxv_datacenter_moid": facts.datacenter_moid,
-            "vmware_nsxv_resource_pool_id": facts.moid("resource pool of cluster", nsx.edge_cluster),
-            "vmware_nsxv_datastore_id": facts.edge_datastore_moid
-            or facts.moid("datastore", spec.management_datastores[0]),
-            "vmware_nsxv_external_network": facts.moid("port group", nsx.external_portgroup),
-            "vmware_nsxv_vdn_scope_id": facts.transport_zone_id,
-            "vmware_nsxv_dvs_id": facts.moid("distributed switch", nsx.vds),
-            "vmware_nsxv_edge_ha": "true" if ha else "false",
-        })
+        g.update({"neutron_plugin_agent": "vmware_nsxv", "vmware_nsxv_insecure": "False",
+                  **_nsxv_settings(spec, facts)})
     if spec.syslog is not None:
         g.update({"enable_fluentd": "yes", "enable_central_logging": "no"})
     return g
+
+
+def _dvs_settings(spec, facts: KollaFacts) -> dict[str, str]:
+    """kolla's vmware_dvs_* variables that carry a value of the spec or the inventory (nsx.ini.j2's [dvs])."""
+    facts.moid("distributed switch", spec.neutron.dvs.switch)
+    return {"vmware_dvs_host_ip": spec.vcenter.host, "vmware_dvs_host_port": str(spec.vcenter.port),
+            "vmware_dvs_host_username": facts.vcenter_username, "vmware_dvs_dvs_name": spec.neutron.dvs.switch}
+
+
+def _nsxv_settings(spec, facts: KollaFacts) -> dict[str, str]:
+    """kolla's vmware_nsxv_* variables that carry a value of the spec or the inventory (nsx.ini.j2's [nsxv])."""
+    nsx = spec.neutron.nsx
+    port = "" if nsx.manager.port == 443 else f":{nsx.manager.port}"
+    host = f"[{nsx.manager.host}]" if ":" in nsx.manager.host else nsx.manager.host
+    if not facts.transport_zone_id:
+        raise KollaBundleError(f"transport zone '{nsx.transport_zone}' is not known: sync the NSX Manager")
+    return {
+        "vmware_nsxv_user": facts.nsx_username,
+        "vmware_nsxv_manager_uri": f"https://{host}{port}",
+        "vmware_nsxv_cluster_moid": ",".join(facts.moid("cluster", c.cluster) for c in spec.compute_clusters),
+        "vmware_nsxv_datacenter_moid": facts.datacenter_moid,
+        "vmware_nsxv_resource_pool_id": facts.moid("resource pool of cluster", nsx.edge_cluster),
+        "vmware_nsxv_datastore_id": facts.edge_datastore_moid or facts.moid("datastore", spec.management_datastores[0]),
+        "vmware_nsxv_external_network": facts.moid("port group", nsx.external_portgroup),
+        "vmware_nsxv_vdn_scope_id": facts.transport_zone_id,
+        "vmware_nsxv_dvs_id": facts.moid("distributed switch", nsx.vds),
+        "vmware_nsxv_edge_ha": "true" if spec.topology == "ha" else "false",
+    }
 
 
 def _ca_settings(facts: KollaFacts, pem: str) -> list[tuple[str, object]]:
@@ -197,32 +190,46 @@ def _ca_settings(facts: KollaFacts, pem: str) -> list[tuple[str, object]]:
 
 
 def render_overrides(spec, plan, facts: KollaFacts) -> dict[str, str]:
+    """The override files. Each sets again every option of its section that kolla's own template fills in
+    from a value of the spec, the inventory or passwords.yml (kolla writes those raw): merged over kolla's
+    file, the service reads our encoded value, whatever the text."""
     files: dict[str, str] = {}
     header = HEADER.format(name=spec.name)
     vc_port = spec.vcenter.port
+    vc_host = f"[{spec.vcenter.host}]" if ":" in spec.vcenter.host else spec.vcenter.host
+    vcenter_login = [("host_username", facts.vcenter_username), ("host_password", Password("vmware_vcenter_host_password"))]
     for host, cluster in compute_hosts(spec, plan):
         facts.moid("cluster", cluster.cluster)
-        files[f"config/nova/{host}/nova.conf"] = header + _ini([("vmware", [
-            ("host_ip", spec.vcenter.host), ("host_port", vc_port), ("cluster_name", cluster.cluster),
-            ("datastore_regex", datastore_regex(cluster))])])
+        files[f"config/nova/{host}/nova.conf"] = header + ini([("vmware", [
+            ("host_ip", spec.vcenter.host), ("host_port", vc_port), *vcenter_login, ("cluster_name", cluster.cluster),
+            ("datastore_regex", datastore_regex(cluster))])], passes=MERGED)
     facts.moid("datastore", spec.glance_datastore)
-    files["config/glance/glance-api.conf"] = header + _ini([(GLANCE_BACKEND, [
-        ("vmware_server_host", spec.vcenter.host if vc_port == 443 else f"{spec.vcenter.host}:{vc_port}"),
+    files["config/glance/glance-api.conf"] = header + ini([(GLANCE_BACKEND, [
+        ("vmware_server_host", spec.vcenter.host if vc_port == 443 else f"{vc_host}:{vc_port}"),
+        ("vmware_server_username", facts.vcenter_username),
+        ("vmware_server_password", Password("vmware_vcenter_host_password")),
         ("vmware_datastores", f"{spec.datacenter}:{spec.glance_datastore}"),
-        ("vmware_store_image_dir", GLANCE_IMAGE_DIR), *_ca_settings(facts, facts.vcenter_ca_pem)])])
-    files["config/cinder/cinder-volume.conf"] = header + _ini([(CINDER_BACKEND, [
+        ("vmware_store_image_dir", GLANCE_IMAGE_DIR), *_ca_settings(facts, facts.vcenter_ca_pem)])], passes=MERGED)
+    files["config/cinder/cinder-volume.conf"] = header + ini([(CINDER_BACKEND, [
         ("volume_backend_name", CINDER_BACKEND),
         ("vmware_host_ip", spec.vcenter.host), ("vmware_host_port", vc_port),
+        ("vmware_host_username", facts.vcenter_username),
+        ("vmware_host_password", Password("vmware_vcenter_host_password")),
         ("vmware_cluster_name", [c.cluster for c in spec.compute_clusters]),
-        ("vmware_datastore_regex", "|".join(f"(?:{datastore_regex(c)})" for c in spec.compute_clusters)
+        ("vmware_datastore_regex", "|".join(scoped(datastore_regex(c)) for c in spec.compute_clusters)
          if len(spec.compute_clusters) > 1 else datastore_regex(spec.compute_clusters[0])),
-        ("vmware_volume_folder", f"OpenStack/{spec.name}/Volumes"), *_ca_settings(facts, facts.vcenter_ca_pem)])])
+        ("vmware_volume_folder", f"OpenStack/{spec.name}/Volumes"), *_ca_settings(facts, facts.vcenter_ca_pem)])],
+        passes=MERGED)
     if spec.neutron.mode == "dvs":
-        files["config/neutron/nsx.ini"] = header + _ini([("dvs", [("insecure", "false")] + (
-            [("ca_file", SYSTEM_CA_BUNDLE)] if facts.vcenter_ca_pem else []))])
+        settings = [(name.removeprefix("vmware_dvs_"), value) for name, value in _dvs_settings(spec, facts).items()]
+        files["config/neutron/nsx.ini"] = header + ini([("dvs", [("insecure", "false")] + (
+            [("ca_file", SYSTEM_CA_BUNDLE)] if facts.vcenter_ca_pem else []) + settings
+            + [("host_password", Password("vmware_dvs_host_password"))])], passes=MERGED)
     else:
-        files["config/neutron/nsx.ini"] = header + _ini([("nsxv", [("insecure", "false")] + (
-            [("ca_file", SYSTEM_CA_BUNDLE)] if facts.nsx_ca_pem else []))])
+        settings = [(name.removeprefix("vmware_nsxv_"), value) for name, value in _nsxv_settings(spec, facts).items()]
+        files["config/neutron/nsx.ini"] = header + ini([("nsxv", [("insecure", "false")] + (
+            [("ca_file", SYSTEM_CA_BUNDLE)] if facts.nsx_ca_pem else []) + settings
+            + [("password", Password("vmware_nsxv_password"))])], passes=MERGED)
     if facts.vcenter_ca_pem:
         files["config/vmware_ca"] = facts.vcenter_ca_pem  # nova-compute's /etc/nova/vmware_ca
         files["certificates/ca/vio-vcenter.crt"] = facts.vcenter_ca_pem
@@ -239,7 +246,7 @@ def _ldap_domain(spec, facts: KollaFacts, header: str) -> dict[str, str]:
     ldap = spec.keystone.ldap
     options: list[tuple[str, object]] = [
         ("url", ldap.url), ("user", ldap.bind_user),
-        ("password", "{{ keystone_ldap_bind_password }}"),  # kolla templates domain files; the value is in passwords.yml
+        ("password", Password("keystone_ldap_bind_password")),  # kolla templates domain files; the value is in passwords.yml
         ("user_tree_dn", ldap.user_tree_dn), ("query_scope", "sub"), ("user_objectclass", "person"),
         ("user_id_attribute", "cn"), ("user_name_attribute", "sAMAccountName"), ("user_mail_attribute", "mail"),
         ("user_enabled_attribute", "userAccountControl"), ("user_enabled_mask", "2"), ("user_enabled_default", "512"),
@@ -248,15 +255,16 @@ def _ldap_domain(spec, facts: KollaFacts, header: str) -> dict[str, str]:
         options.append(("user_filter", ldap.user_filter))
     if ldap.url.startswith("ldaps://"):
         options += [("tls_req_cert", "demand"), ("tls_cacertfile", SYSTEM_CA_BUNDLE)]
-    files = {f"config/keystone/domains/keystone.{LDAP_DOMAIN}.conf": header + _ini(
-        [("identity", [("driver", "ldap")]), ("ldap", options)])}
+    files = {f"config/keystone/domains/keystone.{LDAP_DOMAIN}.conf": header + ini(
+        [("identity", [("driver", "ldap")]), ("ldap", options)], passes=TEMPLATED)}
     if ldap.ca_certificate:
-        files["certificates/ca/vio-ldap.crt"] = ldap.ca_certificate.strip() + "\n"
+        files["certificates/ca/vio-ldap.crt"] = pem_reencoded(ldap.ca_certificate)  # the parsed certificates only
     return files
 
 
 def _syslog(spec) -> str:
     s = spec.syslog
+    checked(s.host, "syslog.host")  # a host name (spec): fluentd's format needs no quoting for it
     return (HEADER.format(name=spec.name) + "# Everything not matched by kolla's local syslog outputs goes to the syslog server.\n"
             "<match **>\n  @type remote_syslog\n"
             f"  host {s.host}\n  port {s.port}\n  protocol {s.protocol}\n"
@@ -271,6 +279,8 @@ def render_passwords(spec, secrets: dict) -> dict:
         given["keystone_ldap_bind_password"] = spec.keystone.ldap.bind_password.get_secret_value()
     if spec.neutron.mode == "dvs" and given.get("vmware_vcenter_host_password"):
         given.setdefault("vmware_dvs_host_password", given["vmware_vcenter_host_password"])
+    for key, value in given.items():  # Ansible reads them as variables and kolla writes them into INI files
+        checked(value, f"the password {key}")
     return generate_passwords(secrets.get("master_key", ""), given)
 
 
@@ -281,8 +291,9 @@ def render_bundle(spec, plan, facts: KollaFacts, secrets: dict) -> dict[str, str
     globals_yml = render_globals(spec, plan, facts)
     bundle = {
         "inventory/multinode": render_inventory(spec, plan),
-        "globals.yml": HEADER.format(name=spec.name) + "---\n" + _yaml(globals_yml),
-        "passwords.yml": "---\n" + _yaml(render_passwords(spec, secrets)),
+        "globals.yml": HEADER.format(name=spec.name) + "---\n" + yaml_document(globals_yml),
+        # generated SSH private keys span lines: the given passwords were checked in render_passwords
+        "passwords.yml": "---\n" + yaml_document(render_passwords(spec, secrets), check=False),
     }
     bundle.update(render_overrides(spec, plan, facts))
     return dict(sorted(bundle.items()))

@@ -3,12 +3,8 @@ carries this deployment's tag or deterministic name, follows a vCenter task an e
 started, and returns what it made (moids) as its output. vCenter is reached through inventory/clients
 only."""
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 
-import requests
 from django.conf import settings
 
 from deployments.choices import EventLevel
@@ -49,31 +45,22 @@ def nsx_checks(ctx: StepContext):
 # --- the appliance OVA ----------------------------------------------------------------------------
 
 
-def _download(url: str) -> Path:
-    """The OVA at url, kept in the data directory under a name derived from the URL."""
-    APPLIANCE_CACHE.mkdir(parents=True, exist_ok=True)
-    target = APPLIANCE_CACHE / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".ova")
-    if target.exists():
-        return target
-    # A file of this download's own, renamed into place: two deployments may fetch the same URL at once.
-    with requests.get(url, stream=True, timeout=60) as response:
-        if response.status_code != 200:
-            raise StepFailed(f"Downloading the appliance OVA from {url} gave HTTP {response.status_code}.")
-        with tempfile.NamedTemporaryFile(dir=APPLIANCE_CACHE, suffix=".part", delete=False) as out:
-            try:
-                for chunk in response.iter_content(1 << 20):
-                    out.write(chunk)
-            except BaseException:
-                Path(out.name).unlink(missing_ok=True)
-                raise
-    os.replace(out.name, target)
-    return target
+def _download(url: str) -> tuple[Path, str]:
+    """(the OVA at url, its SHA-256): downloaded into the data directory once, kept by content hash.
+    Refusals and failures are step errors that never show the URL's user name or password."""
+    from inventory.clients.download import DownloadError, fetch_cached, ova_limits
+
+    try:
+        fetched = fetch_cached(url, APPLIANCE_CACHE, ova_limits(), suffix=".ova", what="the appliance OVA")
+    except DownloadError as exc:
+        raise StepFailed(exc.message) from None
+    return fetched.path, fetched.sha256
 
 
 def _appliance_file(appliance_ova) -> tuple[Path, str]:
-    """(the OVA file, its SHA-256 when already known): an upload is hashed when stored, a URL is downloaded."""
+    """(the OVA file, its SHA-256 when already known): an upload is hashed when stored, a URL while downloaded."""
     if not appliance_ova.upload:
-        return _download(appliance_ova.url), ""
+        return _download(appliance_ova.url)
     from deployments.services.appliance import find
 
     upload = find(appliance_ova.upload)

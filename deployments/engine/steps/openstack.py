@@ -40,12 +40,14 @@ def render_bundle(ctx: StepContext):
     problems = check_bundle(bundle)
     if problems:
         raise StepFailed("The kolla-ansible bundle uses what kolla-ansible 2025.1 does not define: " + "; ".join(problems))
+    from vio_manager.private_files import private_directory, write_private
+
     directory = bundle_root(ctx.deployment) / f"run-{ctx.run.number}" / "kolla"
     for relative, content in bundle.items():
+        # passwords.yml and the overrides hold secrets: directories 0700 and files 0600 from their creation
         path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        path.chmod(0o600)  # passwords.yml and the overrides hold secrets
+        private_directory(path.parent, base=settings.DATA_DIR)
+        write_private(path, content)
     return {"directory": str(directory), "files": len(bundle)}
 
 

@@ -114,8 +114,9 @@ class ApplianceForm(StepForm):
 
     source = forms.ChoiceField(label="The OVA", choices=OVA_SOURCES, initial="url", required=False,
                                widget=forms.RadioSelect)
-    url = forms.CharField(label="OVA URL", required=False,
-                          help_text="An http:// or https:// URL the appliance can download from.")
+    url = forms.CharField(label="OVA URL", required=False, max_length=2048,
+                          help_text="An http:// or https:// URL the appliance can download from: a public address, "
+                                    "or a network the administrator allows.")
     file = forms.FileField(label="OVA file", required=False,
                            widget=forms.FileInput(attrs={"accept": ".ova,application/x-tar"}),
                            help_text="The .ova file. It is stored on the appliance once: the same file uploaded again "
@@ -124,10 +125,14 @@ class ApplianceForm(StepForm):
                                help_text="Or an OVA uploaded before (here or through the API).")
 
     def setup(self):
+        from django.conf import settings
+
         from deployments.models import ApplianceUpload
+        from inventory.clients.download import size_text
 
         for name in ("url", "file", "upload"):
             self.fields[name].conditional = True  # required with their source: not marked "optional"
+        self.fields["file"].help_text += f" At most {size_text(settings.VIO_OVA_MAX_BYTES)}."
         self.fields["upload"].choices = [("", "— none —")] + [
             (str(u.pk), f"{u.filename} · {u.size / 2**20:,.0f} MB · SHA-256 {u.sha256[:12]}… · {u.created_at:%Y-%m-%d}")
             for u in ApplianceUpload.objects.order_by("-created_at")

@@ -1,13 +1,12 @@
 """Deployment type (new, or from a saved template) and the vCenter to deploy on."""
 
 import hashlib
-import json
 
 from django import forms
 from django.utils.timesince import timesince
 
 from deployments.models import Deployment, DeploymentTemplate
-from deployments.services.templates import TemplateInvalid, check_template_spec, upgrade
+from deployments.services.templates import MAX_TEMPLATE_BYTES, TemplateInvalid, check_template_spec, load_document, upgrade
 from deployments.spec import SCHEMA_VERSION, Issue
 from deployments.wizard.forms.base import StepForm, compact
 from inventory.models import VCenter
@@ -17,7 +16,6 @@ SOURCES = [
     ("saved", "From a saved template"),
     ("file", "From a template file"),
 ]
-MAX_TEMPLATE_BYTES = 1_000_000
 
 
 class StartForm(StepForm):
@@ -83,11 +81,11 @@ class StartForm(StepForm):
             else:
                 self.add_error("template_file", "Choose the template file to deploy from.")
             return
-        raw = upload.read()
-        try:
-            document = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self.add_error("template_file", f"{upload.name} is not a JSON file ({exc}).")
+        raw = upload.read(MAX_TEMPLATE_BYTES + 1)
+        try:  # bounded: size, nesting, numbers (a deep or huge document is an error here, not a 500)
+            document = load_document(raw, upload.name)
+        except TemplateInvalid as exc:
+            self.add_error("template_file", exc.issues[0].message)
             return
         try:
             spec = upgrade(document)
