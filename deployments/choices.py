@@ -33,6 +33,7 @@ RUN_CAN_CANCEL = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 class RunKind(models.TextChoices):
     DEPLOY = "deploy", "Deploy"
+    CHANGE = "change", "Change"
     TEARDOWN = "teardown", "Tear down"
 
 

@@ -108,3 +108,21 @@ def test_the_idempotency_record_keeps_a_keyed_hash_of_the_body(admin_client, set
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
     assert body_digest(body) != stored
 
+
+@pytest.mark.django_db
+def test_an_ova_url_with_credentials_is_kept_as_a_secret_and_shown_without_them(admin_client, vcsim, synced_vcenter):
+    """The API, the page and templates show the URL without its user name and password; the engine
+    gets the whole URL from the encrypted secrets."""
+    from deployments.models import Deployment
+    from deployments.services.launch import deployment_spec_with_secrets
+
+    data = dict(valid_spec(vcsim), appliance_ova={"url": "https://builder:Build-Pass-7@ova.example.com/vio.ova"})
+    created = post_json(admin_client, "/api/v1/deployments/", {
+        "spec": data, "acknowledge": ["hostname_other_address@load_balancer.public_hostname"]})
+    assert created.status_code == 202, created.json()
+    shown = admin_client.get(created.json()["url"]).json()["spec"]["appliance_ova"]["url"]
+    assert shown == "https://***@ova.example.com/vio.ova"
+    deployment = Deployment.objects.get(pk=created.json()["id"])
+    assert "Build-Pass-7" not in json.dumps(deployment.spec) and "Build-Pass-7" not in json.dumps(deployment.runs.get().spec)
+    assert "Build-Pass-7" not in admin_client.get(f"/deployments/{deployment.pk}/").content.decode()
+    assert deployment_spec_with_secrets(deployment)["appliance_ova"]["url"] == data["appliance_ova"]["url"]

@@ -10,6 +10,7 @@ from rest_framework.reverse import reverse
 
 from deployments.api import responses as r
 from deployments.api import serializers as s
+from deployments.api.revisions import RevisionsMixin
 from deployments.api.status_views import DeploymentStatusMixin
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services import launch, templates
@@ -29,7 +30,7 @@ def issues_response(code: str, message: str, issues, http_status=status.HTTP_400
     return Response(error_body(code, message, errors), status=http_status)
 
 
-class DeploymentViewSet(DeploymentStatusMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class DeploymentViewSet(DeploymentStatusMixin, RevisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = Deployment.objects.select_related("vcenter").order_by("-created_at")
     serializer_class = s.DeploymentSerializer

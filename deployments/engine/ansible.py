@@ -54,6 +54,23 @@ def kolla_stages(share: Path) -> list[dict]:
     ]
 
 
+def kolla_change_stages(share: Path, hosts: list[str], services: list[str]) -> list[dict]:
+    """What a change runs: `bootstrap-servers` and `deploy` limited to the new hosts (`--limit`, as
+    kolla-ansible's own -l), then `reconfigure` of the services whose configuration changed (`--tags`)."""
+    playbooks, stages = share / "ansible", []
+    if hosts:
+        limit = ["--limit", ",".join(sorted(hosts))]
+        stages += [
+            {"name": "bootstrap-servers", "playbook": str(playbooks / "kolla-host.yml"),
+             "arguments": ["-e", "kolla_action=bootstrap-servers", "-e", "ansible_python_interpreter=auto_silent", *limit]},
+            {"name": "deploy", "playbook": str(playbooks / "site.yml"), "arguments": ["-e", "kolla_action=deploy", *limit]},
+        ]
+    if services:
+        stages.append({"name": "reconfigure", "playbook": str(playbooks / "site.yml"),
+                       "arguments": ["-e", "kolla_action=reconfigure", "--tags", ",".join(sorted(services))]})
+    return stages
+
+
 def kolla_arguments(bundle_dir: Path) -> list[str]:
     """kolla_ansible.ansible.build_args for a config dir: globals.yml, passwords.yml, globals.d/*, CONFIG_DIR."""
     bundle_dir = Path(bundle_dir).resolve()

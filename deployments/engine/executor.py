@@ -89,9 +89,12 @@ class StepContext:
 
     @cached_property
     def spec_data(self) -> dict:
+        """The run's spec with its secrets: those of the revision it applies (a change may rotate a
+        password), else the deployment's."""
         from deployments.services.secrets import merge_secrets
 
-        return merge_secrets(self.run.spec, json.loads(self.deployment.secrets.reveal()))
+        holder = self.run.revision if self.run.revision_id else self.deployment
+        return merge_secrets(self.run.spec, json.loads(holder.secrets.reveal()))
 
     @cached_property
     def spec(self):
@@ -107,9 +110,13 @@ class StepContext:
 
     @cached_property
     def plan(self):
-        """The run's plan: fixed for the run (its addresses are held), so a worker builds it once."""
+        """The run's plan, fixed when the run was created (its addresses are held); runs made before
+        plans were recorded build it again, once per worker."""
+        from deployments.plan import Plan
         from deployments.services.addresses import plan_with_addresses
 
+        if self.run.plan:
+            return Plan.from_dict(self.run.plan)
         plan = _PLANS.get(self.run.pk)
         if plan is None:
             plan = _PLANS[self.run.pk] = plan_with_addresses(self.deployment, self.spec)

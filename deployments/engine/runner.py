@@ -171,6 +171,10 @@ def step_label(step: StepRun) -> str:
 
 def _finish(run: Run, status: str, error: str) -> str:
     run.status, run.finished_at, run.error = status, timezone.now(), error
+    if status == RunStatus.SUCCEEDED and run.revision_id and run.kind != RunKind.TEARDOWN:
+        from deployments.services.revisions import apply
+
+        apply(run.revision)  # the revision this run applied is the deployment's current one now
     if run.kind == RunKind.TEARDOWN and status == RunStatus.SUCCEEDED:
         deployment = run.deployment
         logger.info("deployment %s torn down; deleting it", deployment.name)

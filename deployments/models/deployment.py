@@ -14,6 +14,8 @@ class Deployment(models.Model):
     secrets = EncryptedTextField(help_text="JSON {path: value} of the spec's secret fields")
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.QUEUED)
     acknowledged = models.JSONField(default=list, blank=True, help_text="advisory warnings the administrator accepted")
+    current_revision = models.PositiveIntegerField(null=True, blank=True,
+                                                   help_text="the revision its cloud runs now (none until a run succeeds)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -27,6 +27,12 @@ class Run(models.Model):
     deployment = models.ForeignKey("deployments.Deployment", on_delete=models.CASCADE, related_name="runs")
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=RunKind.choices, default=RunKind.DEPLOY)
+    revision = models.ForeignKey("deployments.SpecRevision", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="runs", help_text="the spec revision this run applies")
+    plan = models.JSONField(default=dict, blank=True,
+                            help_text="the plan it works from (VMs, names, addresses), fixed when it was created")
+    change = models.JSONField(default=dict, blank=True,
+                              help_text="for a change run: the VMs added and removed, the services to reconfigure")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     spec = models.JSONField(help_text="the spec this run works from (without secrets)")
     cancel_requested = models.BooleanField(default=False)

@@ -16,6 +16,7 @@ class PlannedVm:
     datastore: str = ""
     management_ip: str = ""
     external_ip: str = ""
+    cluster: str = ""  # the compute cluster a nova-compute VM serves
 
 
 @dataclass
@@ -38,6 +39,15 @@ class Plan:
     @property
     def total_disk_gb(self) -> int:
         return sum(vm.disk_gb for vm in self.vms)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        return cls(**{**data, "vms": [PlannedVm(**vm) for vm in data["vms"]]})
 
     def disk_gb_by_datastore(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -94,32 +104,68 @@ def _addresses(ranges, taken: frozenset[str] = frozenset()) -> "iter[str]":
                 index += 1
 
 
+def _identity(vm: PlannedVm, ordinal: int) -> tuple[str, str]:
+    """What makes a VM the same VM across revisions: a nova-compute VM is its cluster's, any other
+    the n-th of its role."""
+    return (vm.role, vm.cluster) if vm.role == r.COMPUTE.key else (vm.role, str(ordinal))
+
+
 def build_plan(spec, datastore_free_gb: dict[str, float] | None = None, *,
-               taken_management: frozenset[str] = frozenset(), taken_external: frozenset[str] = frozenset()) -> Plan:
+               taken_management: frozenset[str] = frozenset(), taken_external: frozenset[str] = frozenset(),
+               keep: Plan | None = None) -> Plan:
     """The VMs of this spec with deterministic names and addresses (the first free ones of the
     ranges, skipping those other deployments hold). Datastores: each VM goes to the management
-    datastore with the most free space left (in the order given when free space is unknown)."""
+    datastore with the most free space left (in the order given when free space is unknown).
+
+    keep: the plan the deployment runs now (a change): every VM still wanted keeps its name,
+    addresses and datastore (a nova-compute VM by its cluster), new ones take free addresses and the
+    lowest free number of their role, and the internal VIP stays."""
     compute_clusters = len(spec.compute_clusters)
+    kept = {}
+    if keep is not None:
+        seen: dict[str, int] = {}
+        for vm in keep.vms:
+            seen[vm.role] = seen.get(vm.role, 0) + 1
+            kept[_identity(vm, seen[vm.role])] = vm
+        taken_management = frozenset(taken_management) | {vm.management_ip for vm in keep.vms} | {keep.internal_vip}
+        taken_external = frozenset(taken_external) | {vm.external_ip for vm in keep.vms if vm.external_ip}
     management_ips = _addresses(spec.management_network.ip_ranges, taken_management)
     external_ips = _addresses(spec.external_network.ip_ranges, taken_external)
-    internal_vip = next(management_ips, "") if spec.topology == "ha" else ""
+    if keep is not None and keep.internal_vip and spec.topology == "ha":
+        internal_vip = keep.internal_vip
+    else:
+        internal_vip = next(management_ips, "") if spec.topology == "ha" else ""
     free = dict(datastore_free_gb or {name: 0.0 for name in spec.management_datastores})
     order = list(spec.management_datastores)
+    names_kept = {vm.name for vm in kept.values()}
 
     vms: list[PlannedVm] = []
     groups: dict[str, list[str]] = {}
     for role, count in roles_for(spec.topology, spec.neutron.mode, compute_clusters):
+        number = 0
         for index in range(1, count + 1):
-            name = f"{spec.name}-{role.key}-{index:02d}"
-            datastore = max(order, key=lambda ds: (free.get(ds, 0.0), -order.index(ds)))
-            free[datastore] = free.get(datastore, 0.0) - role.disk_gb
-            vms.append(PlannedVm(
-                role=role.key, role_label=role.label, name=name, vcpu=role.vcpu, memory_gb=role.memory_gb,
-                disk_gb=role.disk_gb, datastore=datastore, management_ip=next(management_ips, ""),
-                external_ip=next(external_ips, "") if role.external else "",
-            ))
+            cluster = spec.compute_clusters[index - 1].cluster if role == r.COMPUTE else ""
+            identity = (role.key, cluster) if role == r.COMPUTE else (role.key, str(index))
+            if identity in kept:
+                old = kept[identity]
+                vm = PlannedVm(role=role.key, role_label=role.label, name=old.name, vcpu=role.vcpu,
+                               memory_gb=role.memory_gb, disk_gb=role.disk_gb, datastore=old.datastore,
+                               management_ip=old.management_ip, external_ip=old.external_ip, cluster=cluster)
+            else:
+                number += 1
+                while f"{spec.name}-{role.key}-{number:02d}" in names_kept:
+                    number += 1
+                datastore = max(order, key=lambda ds: (free.get(ds, 0.0), -order.index(ds)))
+                free[datastore] = free.get(datastore, 0.0) - role.disk_gb
+                vm = PlannedVm(
+                    role=role.key, role_label=role.label, name=f"{spec.name}-{role.key}-{number:02d}", vcpu=role.vcpu,
+                    memory_gb=role.memory_gb, disk_gb=role.disk_gb, datastore=datastore,
+                    management_ip=next(management_ips, ""), external_ip=next(external_ips, "") if role.external else "",
+                    cluster=cluster,
+                )
+            vms.append(vm)
             if role.anti_affinity and count > 1:
-                groups.setdefault(f"{spec.name}-{role.key}", []).append(name)
+                groups.setdefault(f"{spec.name}-{role.key}", []).append(vm.name)
     management, external = address_needs(spec.topology, spec.neutron.mode, compute_clusters)
     return Plan(vms=vms, internal_vip=internal_vip, public_vip=str(spec.load_balancer.public_vip),
                 anti_affinity=groups, management_addresses_needed=management, external_addresses_needed=external)

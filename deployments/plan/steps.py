@@ -48,6 +48,35 @@ def step_graph(spec, plan) -> list[StepDef]:
     return steps
 
 
+def change_graph(new_plan, added: list, removed: list, anti_affinity_changes: bool) -> list[StepDef]:
+    """The steps of a change run: only the difference. New VMs are made as in a deployment (the
+    template and folder adopted, not made again), removed ones deleted once the reconfigured cloud
+    no longer uses them; the bundle is rendered again, applied, and the cloud validated."""
+    steps = [StepDef("preflight", "preflight", weight=1)]
+    gate, ready = ("preflight",), []
+    if added:
+        steps += [StepDef("import_ova", "import_ova", depends_on=gate, weight=1),
+                  StepDef("folders", "folders", depends_on=gate, weight=1)]
+        for vm in added:
+            clone, customize = f"clone:{vm.name}", f"customize:{vm.name}"
+            steps += [StepDef(clone, "clone", vm.name, ("import_ova", "folders"), weight=5),
+                      StepDef(customize, "customize", vm.name, (clone,), weight=2)]
+        customized = tuple(f"customize:{vm.name}" for vm in added)
+        if anti_affinity_changes:
+            steps.append(StepDef("anti_affinity", "anti_affinity", depends_on=customized, weight=1))
+        for vm in added:
+            after = (f"customize:{vm.name}",) + (("anti_affinity",) if anti_affinity_changes else ())
+            steps += [StepDef(f"power_on:{vm.name}", "power_on", vm.name, after, weight=1),
+                      StepDef(f"wait_guest:{vm.name}", "wait_guest", vm.name, (f"power_on:{vm.name}",), weight=3)]
+            ready.append(f"wait_guest:{vm.name}")
+    steps += [StepDef("render_bundle", "render_bundle", depends_on=tuple(ready) or gate, weight=2),
+              StepDef("configure", "configure", depends_on=("render_bundle",), weight=10)]
+    gone = [f"remove_vm:{vm.name}" for vm in removed]
+    steps += [StepDef(key, "remove_vm", vm.name, ("configure",), weight=2) for key, vm in zip(gone, removed)]
+    steps.append(StepDef("validate", "validate", depends_on=("configure", *gone), weight=3))
+    return steps
+
+
 def teardown_graph() -> list[StepDef]:
     """Everything a deployment made, removed whatever state its runs ended in (found by tag and by
     deterministic name), then a look at vCenter that must find nothing of it."""
@@ -74,6 +103,7 @@ LABELS = {
     "remove_pool": "Remove the resource pool", "remove_folder": "Remove the VM folder",
     "remove_template": "Remove the appliance template", "remove_files": "Delete the bundle and its secrets",
     "verify_removed": "Check that nothing is left in vCenter", "release_addresses": "Release the addresses",
+    "remove_vm": "Delete {}",
 }
 
 

@@ -18,8 +18,9 @@ def taken(vcenter, portgroup: str, exclude_deployment=None) -> frozenset[str]:
     return frozenset(rows.values_list("address", flat=True))
 
 
-def plan_with_addresses(deployment, spec, datastore_free_gb=None, attempts: int = 3):
-    """The deployment's plan, its addresses allocated (or its existing allocation reused)."""
+def plan_with_addresses(deployment, spec, datastore_free_gb=None, attempts: int = 3, keep=None):
+    """The deployment's plan, its addresses allocated (or its existing allocation reused). keep: the
+    plan it runs now, for a change (see build_plan): its VMs keep their addresses."""
     vip = str(spec.load_balancer.public_vip)
     holder = (IpAllocation.objects.filter(vcenter=deployment.vcenter, portgroup=spec.external_network.portgroup, address=vip)
               .exclude(deployment=deployment).select_related("deployment").first())
@@ -31,6 +32,7 @@ def plan_with_addresses(deployment, spec, datastore_free_gb=None, attempts: int 
             spec, datastore_free_gb,
             taken_management=taken(deployment.vcenter, spec.management_network.portgroup, deployment),
             taken_external=taken(deployment.vcenter, spec.external_network.portgroup, deployment),
+            keep=keep,
         )
         wanted = _wanted(spec, plan)
         if any(not address for _, address, _ in wanted):

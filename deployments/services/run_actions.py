@@ -48,7 +48,7 @@ def resume(deployment: Deployment) -> Run:
             status=StepStatus.PENDING, error="", finished_at=None, ready_at=None)
         was = locked.status
         locked.status, locked.error, locked.finished_at, locked.cancel_requested = RunStatus.RUNNING, "", None, False
-        locked.recheck_pending = locked.kind == RunKind.DEPLOY
+        locked.recheck_pending = locked.kind != RunKind.TEARDOWN
         locked.save(update_fields=["status", "error", "finished_at", "cancel_requested", "recheck_pending"])
         status = DeploymentStatus.TEARING_DOWN if locked.kind == RunKind.TEARDOWN else DeploymentStatus.RUNNING
         Deployment.objects.filter(pk=deployment.pk).update(status=status, updated_at=timezone.now())

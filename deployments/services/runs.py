@@ -15,20 +15,23 @@ class RunAlreadyActive(Exception):
     """A deployment has at most one active run (the database enforces it)."""
 
 
-def start_run(deployment, spec: DeploymentSpec | None, kind: str = RunKind.DEPLOY) -> Run:
+def start_run(deployment, spec: DeploymentSpec | None, kind: str = RunKind.DEPLOY, revision=None, *,
+              plan=None, graph=None, change: dict | None = None) -> Run:
     """Create the next run of a deployment with its steps: a deploy run has its addresses allocated
-    and its clones placed on hosts; a teardown run (spec None) removes everything. The engine
-    advances it."""
+    and its clones placed on hosts; a teardown run (spec None) removes everything; a change run
+    comes with its plan and step graph (deployments.services.changes). The engine advances it."""
     if kind == RunKind.TEARDOWN:
         graph, hosts, vms = teardown_graph(), {}, None
     else:
-        plan = plan_with_addresses(deployment, spec)
-        graph, vms = step_graph(spec, plan), len(plan.vms)
+        plan = plan or plan_with_addresses(deployment, spec)
+        graph, vms = graph or step_graph(spec, plan), len(plan.vms)
         hosts = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
     try:
         with transaction.atomic():
             number = (deployment.runs.aggregate(last=Max("number"))["last"] or 0) + 1
-            run = Run.objects.create(deployment=deployment, number=number, kind=kind, spec=deployment.spec)
+            run = Run.objects.create(deployment=deployment, number=number, kind=kind, revision=revision,
+                                     spec=revision.spec if revision else deployment.spec,
+                                     plan=plan.as_dict() if plan is not None else {}, change=change or {})
             StepRun.objects.bulk_create([
                 StepRun(run=run, key=step.key, kind=step.kind, target=step.target,
                         depends_on=list(step.depends_on), weight=step.weight,

@@ -15,8 +15,15 @@ def _walk(data: dict, path: str):
     return (node if isinstance(node, dict) else None), leaf
 
 
+# An OVA URL with a user name and password in it: the whole URL is kept as a secret, the spec shows it
+# without them (the API, the pages and templates never carry them).
+OVA_URL = "appliance_ova.url"
+
+
 def split_secrets(data: dict) -> tuple[dict, dict]:
     """(the spec without secrets, {path: value} of the secrets present)."""
+    from inventory.clients.download import redact
+
     public = copy.deepcopy(data)
     found = {}
     for path in secret_paths():
@@ -25,6 +32,10 @@ def split_secrets(data: dict) -> tuple[dict, dict]:
             value = node.pop(leaf)
             if value not in (None, ""):
                 found[path] = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    node, leaf = _walk(public, OVA_URL)
+    url = node.get(leaf) if node is not None else None
+    if isinstance(url, str) and redact(url) != url:
+        found[OVA_URL], node[leaf] = url, redact(url)
     return public, found
 
 

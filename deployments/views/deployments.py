@@ -39,7 +39,7 @@ def deployment_list(request):
 
 def _plan(deployment) -> tuple[dict | None, str]:
     try:
-        return preview(with_placeholder_secrets(deployment.spec)), ""
+        return preview(with_placeholder_secrets(deployment.spec), deployment=deployment), ""
     except SpecInvalid as exc:
         return None, f"The plan cannot be drawn from this spec: {exc}"
 

@@ -209,13 +209,24 @@ def anti_affinity(ctx: StepContext):
     cluster = ctx.inventory.clusters[ctx.spec.management_cluster]
     made = {}
     for rule, names in ctx.plan.anti_affinity.items():
-        moids = [ctx.outputs[f"clone:{n}"]["vm"] for n in names]
+        moids = [_vm_moid(ctx, n) for n in names]
         outcome = follow(ctx, f"rule:{rule}", lambda: build.start_anti_affinity(ctx.si, cluster.moid, rule, moids),
                          f"Anti-affinity rule {rule}")
         if outcome is not None and not outcome.ok:
             raise StepFailed(f"The anti-affinity rule {rule} on cluster {cluster.name} could not be made: {outcome.error}")
         made[rule] = names
     return {"rules": made, "cluster": cluster.moid}
+
+
+def _vm_moid(ctx: StepContext, name: str) -> str:
+    """The VM this run cloned, or (a change run) the one an earlier run made, found by tag and name."""
+    made = ctx.outputs.get(f"clone:{name}")
+    if made:
+        return made["vm"]
+    found = build.find_vm(ctx.si, str(ctx.deployment.pk), name)
+    if found is None:
+        raise StepFailed(f"VM {name} is not in vCenter any more: resume the run to make it again.")
+    return found
 
 
 def power_on(ctx: StepContext):

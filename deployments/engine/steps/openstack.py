@@ -62,7 +62,10 @@ def configure(ctx: StepContext):
     (Again), so no task runs long; a new attempt after a lost worker adopts the same run."""
     if settings.VIO_SIMULATED_HOSTS:
         return Skipped("not executed: simulated hosts (the bundle was rendered and checked)")
-    return _follow_kolla(ctx, _kolla_run(ctx, Path(ctx.outputs["render_bundle"]["directory"])))
+    handle = _kolla_run(ctx, Path(ctx.outputs["render_bundle"]["directory"]))
+    if handle.get("nothing"):
+        return Skipped("nothing to apply: the change adds no host and changes no service's configuration")
+    return _follow_kolla(ctx, handle)
 
 
 def _kolla_run(ctx: StepContext, bundle: Path) -> dict:
@@ -77,8 +80,13 @@ def _kolla_run(ctx: StepContext, bundle: Path) -> dict:
         if state in (ansible.RUNNING, ansible.SUCCEEDED):
             ctx.log(f"Following the kolla-ansible run an earlier attempt started (process {earlier['pid']}).")
             return earlier
+    change = ctx.run.change
     try:
-        handle = ansible.start(bundle, ansible.kolla_stages(kolla_share()), inventory=bundle / "inventory" / "multinode",
+        stages = (ansible.kolla_change_stages(kolla_share(), change.get("added", []), change.get("services", []))
+                  if change else ansible.kolla_stages(kolla_share()))
+        if not stages:
+            return {"directory": "", "pid": 0, "stages": [], "nothing": True}
+        handle = ansible.start(bundle, stages, inventory=bundle / "inventory" / "multinode",
                                arguments=ansible.kolla_arguments(bundle), timeout=KOLLA_DEPLOY_TIMEOUT,
                                secrets_file=bundle / "passwords.yml")
     except (KollaAnsibleMissing, RuntimeError, OSError) as exc:

@@ -47,21 +47,36 @@ def remove_rules(ctx: StepContext):
     return {"rules": removed}
 
 
+def _remove_vm(ctx: StepContext, moid: str, name: str) -> None:
+    """Power off and delete one VM, following both vCenter tasks (recorded: a next attempt adopts them)."""
+    off = follow(ctx, f"off:{moid}", lambda: build.start_power_off(ctx.si, moid), f"Power off {name}")
+    if off is not None and not off.ok and build.exists(ctx.si, "VirtualMachine", moid) \
+            and build.power_state(ctx.si, moid) != build.POWERED_OFF:
+        raise StepFailed(f"{name} could not be powered off: {off.error}")
+    gone = follow(ctx, f"destroy:{moid}", lambda: build.start_destroy_vm(ctx.si, moid), f"Delete {name}")
+    if gone is not None and not gone.ok and build.exists(ctx.si, "VirtualMachine", moid):
+        raise StepFailed(f"{name} could not be deleted: {gone.error}")
+
+
 def remove_vms(ctx: StepContext):
     """Power off and delete every VM tagged with this deployment, wherever it is."""
     removed = list(ctx.step.checkpoint.get("removed", []))
     for row in build.deployment_vms(ctx.si, str(ctx.deployment.pk)):
         moid, name = row["_obj"]._moId, row.get("name", "")
-        off = follow(ctx, f"off:{moid}", lambda: build.start_power_off(ctx.si, moid), f"Power off {name}")
-        if off is not None and not off.ok and build.exists(ctx.si, "VirtualMachine", moid) \
-                and build.power_state(ctx.si, moid) != build.POWERED_OFF:
-            raise StepFailed(f"{name} could not be powered off: {off.error}")
-        gone = follow(ctx, f"destroy:{moid}", lambda: build.start_destroy_vm(ctx.si, moid), f"Delete {name}")
-        if gone is not None and not gone.ok and build.exists(ctx.si, "VirtualMachine", moid):
-            raise StepFailed(f"{name} could not be deleted: {gone.error}")
+        _remove_vm(ctx, moid, name)
         removed.append(name)
         ctx.save_checkpoint(removed=removed)
     return {"vms": removed}
+
+
+def remove_vm(ctx: StepContext):
+    """A change removes one VM (a compute cluster taken out): this deployment's VM of that name."""
+    removed = []
+    for row in build.deployment_vms(ctx.si, str(ctx.deployment.pk)):
+        if row.get("name") == ctx.step.target:
+            _remove_vm(ctx, row["_obj"]._moId, ctx.step.target)
+            removed.append(row["_obj"]._moId)
+    return {"vm": ctx.step.target, "removed": removed}
 
 
 def _remove_container(ctx: StepContext, kind: str, key: str, found) -> dict:
@@ -146,7 +161,7 @@ def release_addresses(ctx: StepContext):
 
 
 KINDS = {
-    "remove_rules": remove_rules, "remove_vms": remove_vms, "remove_pool": remove_pool, "remove_folder": remove_folder,
+    "remove_rules": remove_rules, "remove_vms": remove_vms, "remove_vm": remove_vm, "remove_pool": remove_pool, "remove_folder": remove_folder,
     "remove_template": remove_template, "remove_files": remove_files, "verify_removed": verify_removed,
     "release_addresses": release_addresses,
 }
