@@ -6,17 +6,21 @@ import re
 
 
 class Wizard:
-    """One wizard instance driven through the test client."""
+    """One wizard instance driven through the test client: a new deployment, or (changing=a deployment)
+    the wizard in edit mode, which opens on its review."""
 
-    def __init__(self, client, query: str = ""):
-        response = client.get("/deployments/new/" + query)
-        assert response.status_code == 302
-        match = re.match(r"^/deployments/new/([0-9a-f]+)/start/", response["Location"])
+    def __init__(self, client, query: str = "", *, changing=None):
+        entry = f"/deployments/{changing.pk}/change/" if changing is not None else "/deployments/new/" + query
+        response = client.get(entry)
+        assert response.status_code == 302, response.status_code
+        pattern = rf"^(/deployments/{changing.pk}/change/)([0-9a-f]+)/review/$" if changing is not None else \
+            r"^(/deployments/new/)([0-9a-f]+)/start/"
+        match = re.match(pattern, response["Location"])
         assert match, response["Location"]
-        self.client, self.id, self.entry = client, match.group(1), response["Location"]
+        self.client, self.base, self.id, self.entry = client, match.group(1), match.group(2), response["Location"]
 
     def url(self, step: str) -> str:
-        return f"/deployments/new/{self.id}/{step}/"
+        return f"{self.base}{self.id}/{step}/"
 
     def get(self, step: str):
         response = self.client.get(self.url(step))
@@ -42,6 +46,26 @@ class Wizard:
         response = self.post(step, data, **kwargs)
         assert response.status_code == 200, f"{step} was accepted: {response.get('Location')}"
         return {name: " ".join(errors) for name, errors in response.context["form"].errors.items()}
+
+    def shown(self, step: str) -> dict:
+        """What the step's page shows in its fields (stored, or filled in): what leaving it as is posts."""
+        form = self.get(step).context["form"]
+        data = {}
+        for name, field in form.fields.items():
+            if field.disabled:
+                continue
+            value = form[name].value()
+            if value in (None, False, "", []):
+                continue
+            data[name] = "on" if value is True else value
+        return data
+
+    def goto(self, step: str, target: str, data: dict | None = None):
+        """Leave `step` for `target` through the step list (or Back, or a link of the review), posting
+        what the step shows unless `data` says otherwise; the response (a redirect to `target`)."""
+        response = self.post(step, self.shown(step) if data is None else data, raw={"wizard_goto_step": target})
+        assert response.status_code == 302 and response["Location"] == self.url(target), response.get("Location")
+        return response
 
     def compute_row(self, cluster: str) -> int:
         form = self.get("compute").context["form"]
@@ -88,7 +112,11 @@ def compute_answer(spec: dict, form) -> dict:
     data = {}
     for entry in spec["compute_clusters"]:
         row = next(index for index, row in enumerate(form.rows) if row["cluster"].name == entry["cluster"])
-        data[f"use_{row}"], data[f"datastores_{row}"] = "on", entry["datastores"]
+        data[f"use_{row}"] = "on"
+        if entry.get("datastores"):
+            data[f"datastores_{row}"] = entry["datastores"]
+        if entry.get("datastore_regex"):
+            data[f"regex_{row}"] = entry["datastore_regex"]
     return data
 
 
@@ -112,3 +140,15 @@ def finish(wizard: Wizard):
     response = wizard.post("review", acknowledgements(wizard.get("review")))
     assert response.status_code == 302 and response["Location"].endswith("/done/"), response.get("Location")
     return wizard.client.get(response["Location"])
+
+
+def browser_client(page):
+    """A test client signed in as the browser `page` is (its session cookie): steps walked through it
+    are the browser's, and a browser test starts where the test needs it, without typing every step."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    cookie = next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie["value"]
+    return client

@@ -63,7 +63,7 @@ def test_a_full_dvs_walk_creates_a_queued_deployment(admin_client, vcsim, vcente
     assert not WizardSecret.objects.exists(), "the wizard's secrets are deleted once the deployment holds them"
 
     page = admin_client.get(detail["Location"]).content.decode()
-    assert "(run 1)" in page and "cloud1-memcache-02" in page and ADMIN_PASSWORD not in page
+    assert "run 1)" in page and "cloud1-memcache-02" in page and ADMIN_PASSWORD not in page
     assert deployment.runs.get().steps.filter(key="preflight").exists()  # launched: its first run waits for a worker
     assert "cloud1" in admin_client.get("/deployments/").content.decode()
     # The wizard instance is gone with its storage.
@@ -409,3 +409,239 @@ def test_issues_found_when_finishing_land_on_their_step_and_field(admin_client, 
                                       "netmask": "255.255.255.0", "gateway": "192.0.2.1"})
     assert finish(wizard)["Location"].startswith("/deployments/")
     assert Deployment.objects.get().name == "cloud1"
+
+
+# --- steps revisited: nothing lost, checks that span steps reported once, where they are caused --------
+
+
+def compact_two_clusters(vcsim) -> dict:
+    spec = valid_spec(vcsim)
+    spec["topology"] = "compact"
+    spec["compute_clusters"] = [{"cluster": "Compute-A", "datastores": ["vio-compute-nfs"]},
+                                {"cluster": "Compute-B", "datastores": ["vio-compute-nfs"]}]
+    return spec
+
+
+def free_memory(vcenter, cluster: str, gb: int) -> None:
+    row = m.Cluster.objects.get(vcenter=vcenter, name=cluster)
+    m.Cluster.objects.filter(pk=row.pk).update(memory_used_bytes=row.memory_bytes - gb * 2**30)
+
+
+def test_memory_a_later_step_uses_is_reported_there_and_revisiting_loses_nothing(admin_client, vcsim, vcenter):
+    spec = compact_two_clusters(vcsim)
+    wizard = Wizard(admin_client)
+    walk(wizard, spec, vcenter)
+    free_memory(vcenter, "Management", 42)  # a sync found less free memory: 48 GB needed (control 32 + 2 x 8)
+    review = wizard.get("review")
+    assert review.context["plan"]["totals"]["memory_gb"] == 48
+    (blocking,) = review.context["review_blocking"]
+    assert blocking["step"] == "compute" and "48 GB of memory" in blocking["message"]
+    assert "compact topology" not in blocking["message"]  # compact is chosen already
+
+    # "Change" on the review's Management cluster section, then Next: step 3 is not refused for step 7's VMs.
+    wizard.goto("review", "datacenter", {})
+    page = wizard.get("datacenter")
+    assert not page.context["form"].errors
+    (note,) = page.context["notes"]
+    assert note["step"] == "compute" and note["text"].startswith("With the 2 compute clusters chosen on the step Compute")
+    data = {"datacenter": "VIO-Datacenter", "topology": "compact", "management_cluster": "Management",
+            "management_datastores": ["vio-shared-nfs"]}
+    assert wizard.next("datacenter", data) == "management_network"
+    # The step list from there, the gateway half typed: the compute step keeps both clusters and says what to do,
+    # once; the management network keeps what was typed, marked as a step to fix.
+    wizard.goto("management_network", "compute", {**wizard.shown("management_network"), "gateway": "10.20.0."})
+    compute = wizard.get("compute")
+    form = compute.context["form"]
+    a, b = wizard.compute_row("Compute-A"), wizard.compute_row("Compute-B")
+    assert form[f"use_{a}"].value() and form[f"use_{b}"].value()
+    assert form.errors == {"__all__": [form.non_field_errors()[0]]}
+    assert form.non_field_errors()[0].startswith("With the 2 compute clusters chosen here: The plan needs 48 GB")
+    (entry,) = compute.context["summary"]
+    assert entry["step"] == "datacenter" and entry["title"] == "Management cluster"
+    items = {item["name"]: item for item in compute.context["step_list"]}
+    assert items["management_network"]["state"] == "problem" and items["management_network"]["reachable"]
+    assert items["datacenter"]["state"] == "done" and items["appliance"]["reachable"]
+    assert wizard.next("compute", {f"use_{a}": "on", f"datastores_{a}": ["vio-compute-nfs"]}) == "glance"
+    wizard.goto("glance", "review")
+    review = wizard.get("review")
+    (blocking,) = review.context["review_blocking"]
+    assert blocking["step"] == "management_network" and "'10.20.0.' is not an IPv4 address" in blocking["message"]
+    assert review.context["form"].errors == {}  # nothing is wrong before the user acted
+    wizard.goto("review", "management_network", {})
+    network = wizard.get("management_network").context["form"]
+    assert network["gateway"].value() == "10.20.0." and network["ip_ranges"].value() == "10.20.0.10-10.20.0.40"
+    wizard.next("management_network", {**wizard.shown("management_network"), "gateway": "10.20.0.1"})
+    review = wizard.get("review")
+    assert review.context["review_blocking"] == [] and review.context["plan"]["totals"]["memory_gb"] == 40
+
+
+def test_a_step_reports_every_problem_in_one_pass_with_precise_messages(admin_client, vcsim, vcenter):
+    wizard = Wizard(admin_client)
+    walk(wizard, valid_spec(vcsim), vcenter, until="management_network")
+    base = {"portgroup": "VIO-Management", "netmask": "255.255.255.0", "gateway": "10.20.0.1"}
+    # A DNS typo does not hide the overlap and the range outside the subnet.
+    errors = wizard.errors("management_network", {**base, "dns_servers": "10.20.0.2x",
+                                                  "ip_ranges": "10.20.0.10-10.20.0.40\n10.20.0.30-10.20.0.50\n10.30.0.1-10.30.0.9"})
+    assert set(errors) == {"dns_servers", "ip_ranges"}
+    assert "'10.20.0.2x' is not an IPv4 address" in errors["dns_servers"]
+    assert "Line 2: 10.20.0.30-10.20.0.50 overlaps 10.20.0.10-10.20.0.40" in errors["ip_ranges"]
+    assert "Line 3: 10.30.0.1-10.30.0.9 is not inside the management subnet" in errors["ip_ranges"]
+    # A reversed range says so (not "the ranges hold 0").
+    errors = wizard.errors("management_network", {**base, "ip_ranges": "10.20.0.40-10.20.0.10"})
+    assert errors == {"ip_ranges": "Line 1: 10.20.0.40-10.20.0.10: the start is after the end; write it as "
+                                   "10.20.0.10-10.20.0.40."}
+    # A gateway typo is on the gateway only, not on every range.
+    errors = wizard.errors("management_network", {**base, "gateway": "10.2.0.1",
+                                                  "ip_ranges": "10.20.0.10-10.20.0.20\n10.20.0.30-10.20.0.40"})
+    assert list(errors) == ["gateway"] and "not in the subnet of the IP ranges (10.20.0.0/24" in errors["gateway"]
+    # A network where one address is asked for is explained; where ranges are asked for, it is their hosts.
+    errors = wizard.errors("management_network", {**base, "gateway": "10.20.0.0/24", "ip_ranges": "10.20.0.64/27"})
+    assert errors == {"gateway": "Gateway: 10.20.0.0/24 is a network: give one address, not a network (e.g. 10.20.0.1)"
+                      .split(": ", 1)[1]}
+    assert wizard.next("management_network", {**base, "netmask": "/24", "ip_ranges": "10.20.0.64/27"}) == "external_network"
+    assert wizard.get("management_network").context["form"]["ip_ranges"].value() == "10.20.0.64/27"
+    stored = admin_client.session[f"wizard_deploy_{wizard.id}"]["extra_data"]["fragments"]["management_network"]
+    assert stored["management_network"]["ip_ranges"] == [{"start": "10.20.0.65", "end": "10.20.0.94"}]
+    assert stored["management_network"]["netmask"] == "/24"
+
+
+def test_addresses_other_deployments_hold_are_found_where_they_are_typed(admin_client, vcsim, vcenter):
+    from deployments.services.launch import create_deployment
+    from testkit.spec import ACKNOWLEDGED
+
+    create_deployment(valid_spec(vcsim), acknowledged={ACKNOWLEDGED})  # cloud1 holds 10.20.0.10-23 and 192.0.2.5
+    spec = valid_spec(vcsim)
+    spec["name"] = "cloud2"
+    wizard = Wizard(admin_client)
+    walk(wizard, spec, vcenter, until="management_network")
+    network = {"portgroup": "VIO-Management", "netmask": "255.255.255.0", "gateway": "10.20.0.1",
+               "ip_ranges": "10.20.0.10-10.20.0.35"}
+    errors = wizard.errors("management_network", network)
+    assert list(errors) == ["ip_ranges"]
+    assert "Only 12 addresses of these ranges are free: deployment cloud1 holds 14 of them" in errors["ip_ranges"]
+    wizard.next("management_network", {**network, "ip_ranges": "10.20.0.10-10.20.0.60"})
+    wizard.next("external_network", {"portgroup": "VIO-External", "ip_ranges": "192.0.2.10-192.0.2.20",
+                                     "netmask": "255.255.255.0", "gateway": "192.0.2.1"})
+    errors = wizard.errors("load_balancer", {"public_vip": "192.0.2.5", "public_hostname": "localhost"})
+    assert errors == {"public_vip": "The public VIP 192.0.2.5 belongs to deployment cloud1; choose another address."}
+    assert wizard.next("load_balancer", {"public_vip": "192.0.2.6", "public_hostname": "localhost"}) == "compute"
+
+
+def test_uplink_port_groups_are_not_offered_and_are_refused(admin_client, vcsim, vcenter):
+    uplink = m.Network.objects.get(vcenter=vcenter, uplink=True).name
+    spec = valid_spec(vcsim)
+    wizard = Wizard(admin_client)
+    walk(wizard, spec, vcenter, until="management_network")
+    assert uplink not in wizard.get("management_network").content.decode()
+    network = {"portgroup": uplink, "ip_ranges": "10.20.0.10-10.20.0.40", "netmask": "255.255.255.0", "gateway": "10.20.0.1"}
+    errors = wizard.errors("management_network", network)
+    assert errors == {"portgroup": f"{uplink} is the uplink port group of VIO-DSwitch: it holds the hosts' physical "
+                                   "adapters, and vCenter does not connect a VM to it. Choose a port group for VMs."}
+    walk(wizard, spec, vcenter, until="external_network")
+    errors = wizard.errors("external_network", {"portgroup": uplink, "ip_ranges": "192.0.2.10-192.0.2.20",
+                                                "netmask": "255.255.255.0", "gateway": "192.0.2.1"})
+    assert list(errors) == ["portgroup"] and "uplink port group" in errors["portgroup"]
+    walk(wizard, spec, vcenter, until="dvs")
+    assert uplink not in wizard.get("dvs").content.decode()
+    errors = wizard.errors("dvs", {"switch": "VIO-DSwitch", "trunk_portgroup": uplink})
+    assert list(errors) == ["trunk_portgroup"] and errors["trunk_portgroup"].startswith(f"{uplink} is the uplink port group")
+
+
+@pytest.fixture
+def web_files(tmp_path):
+    """A loopback web server with a small OVA (a tar archive), a web page, and nothing else."""
+    import tarfile
+
+    from testkit.ova import FileServer
+
+    with tarfile.open(tmp_path / "vio.ova", "w", format=tarfile.USTAR_FORMAT) as archive:
+        descriptor = tmp_path / "vio.ovf"
+        descriptor.write_text("<Envelope/>")
+        archive.add(descriptor, arcname="vio.ovf")
+    (tmp_path / "download.html").write_text("<!doctype html><title>Downloads</title><a href='vio.ova'>OVA</a>")
+    server = FileServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_the_ova_url_is_checked_on_its_step(admin_client, vcsim, vcenter, web_files):
+    wizard = Wizard(admin_client)
+    walk(wizard, valid_spec(vcsim), vcenter, until="appliance")
+    missing = web_files.url("gone.ova")
+    errors = wizard.errors("appliance", {"source": "url", "url": missing})
+    assert errors == {"url": f"{missing} answered HTTP 404 File not found: there is no file at this URL."}
+    errors = wizard.errors("appliance", {"source": "url", "url": web_files.url("download.html")})
+    assert errors == {"url": f"{web_files.url('download.html')} is a web page (text/html), not an OVA: give the link "
+                             "to the .ova file itself."}
+    good = web_files.url("vio.ova").replace("http://", "http://user:pw@")
+    assert wizard.next("appliance", {"source": "url", "url": good}) == "review"
+    review = wizard.get("review")
+    (appliance,) = [s for s in review.context["sections"] if s["key"] == "appliance"]
+    rows = dict(appliance["rows"])
+    assert rows["OVA URL"] == web_files.url("vio.ova").replace("http://", "http://***@") and "pw" not in str(rows)
+    assert rows["Checked"].startswith("10 KiB") and "a tar archive" in rows["Checked"]
+    assert "pw@" not in review.content.decode()
+
+
+def test_the_review_shows_every_choice_in_vios_order_with_the_plan(admin_client, vcsim, vcenter):
+    from deployments.services.launch import create_deployment, preview
+    from testkit.spec import ACKNOWLEDGED
+
+    create_deployment(valid_spec(vcsim), acknowledged={ACKNOWLEDGED})  # cloud1 holds the first addresses
+    spec = valid_spec(vcsim)
+    spec.update(name="cloud2", load_balancer={"public_vip": "192.0.2.6", "public_hostname": "localhost"})
+    spec["management_network"]["ip_ranges"] = [{"start": "10.20.0.10", "end": "10.20.0.60"}]
+    spec["compute_clusters"].append({"cluster": "Compute-B", "datastore_regex": "^vio-"})
+    wizard = Wizard(admin_client)
+    walk(wizard, spec, vcenter)
+    review = wizard.get("review")
+    sections = review.context["sections"]
+    assert [s["title"] for s in sections] == [
+        "Deployment", "vCenter", "Management cluster", "Management network", "External network", "Load balancer",
+        "Compute clusters (Nova)", "Glance datastore", "Neutron networking", "OpenStack identity (Keystone)", "Syslog",
+        "Appliance OVA"]
+    assert [s["step"] for s in sections] == ["start", "vcenter", "datacenter", "management_network", "external_network",
+                                             "load_balancer", "compute", "glance", "dvs", "keystone", "syslog", "appliance"]
+    rows = {s["key"]: dict(s["rows"]) for s in sections}
+    plan = preview(wizard.get("review").context["view"].state.spec_for_checks())  # the one source of addresses
+    assert review.context["plan"]["vms"] == plan["vms"] and review.context["plan"]["internal_vip"] == "10.20.0.24"
+    assert rows["management_network"] == {
+        "Port group": "VIO-Management — VLAN 100, on VIO-DSwitch", "IP ranges": "10.20.0.10–10.20.0.60",
+        "Netmask": "255.255.255.0", "Gateway": "10.20.0.1", "DNS servers": "10.20.0.2", "Internal VIP": "10.20.0.24"}
+    assert rows["compute"] == {"Compute-A": "datastores vio-compute-nfs · nova-compute VM cloud2-compute-01",
+                               "Compute-B": "datastores matching ^vio- · nova-compute VM cloud2-compute-02"}
+    assert rows["neutron"] == {"Networking": "DVS (VLANs)", "Distributed switch": "VIO-DSwitch",
+                               "Trunk port group (data network)": "VIO-Data-Trunk"}
+    assert rows["keystone"]["Admin password"] == "set (not shown)" and rows["keystone"]["Identity backend"] == "SQL database"
+    assert rows["syslog"] == {"Syslog server": "localhost:514 over UDP"}
+    assert rows["vcenter"]["vCenter"] == f"vc ({vcsim.host}:{vcsim.port})"
+    assert "60 vCPU, 200 GB RAM" in rows["datacenter"]["Topology"]
+    page = review.content.decode()
+    assert "nova-compute for Compute-B" in page and page.count('name="wizard_goto_step" value="compute"') >= 1
+    # The topology hint on step 3 gives the same figures as the review.
+    labels = dict(wizard.get("datacenter").context["form"].fields["topology"].choices)
+    assert "about 60 vCPU, 200 GB RAM, 625 GB disk with 2 compute clusters and DVS" in labels["ha"]
+    assert review.context["plan"]["totals"] == {"vcpu": 60, "memory_gb": 200, "disk_gb": 625}
+
+
+def test_dhcp_vms_of_dvs_are_counted_on_the_neutron_step(admin_client, vcsim, vcenter):
+    """HA with NSX needs 160 GB, with DVS (2 DHCP VMs) 192 GB: with 170 GB free, the Management cluster step
+    notes it (DVS is the Neutron step's default), the Neutron step refuses DVS, NSX passes."""
+    free_memory(vcenter, "Management", 170)
+    spec = valid_spec(vcsim)
+    wizard = Wizard(admin_client)
+    walk(wizard, spec, vcenter, until="datacenter")
+    data = {"datacenter": "VIO-Datacenter", "topology": "ha", "management_cluster": "Management",
+            "management_datastores": ["vio-shared-nfs"]}
+    response = wizard.post("datacenter", {**data, "topology": "compact"}, raw={"wizard_goto_step": "datacenter"})
+    page = wizard.get("datacenter")
+    assert response.status_code == 302 and not page.context["notes"]  # compact fits
+    assert wizard.next("datacenter", data) == "management_network"
+    (note,) = wizard.get("datacenter").context["notes"]
+    assert note["step"] == "neutron" and note["text"].startswith("With DVS, the default on the step Neutron networking")
+    walk(wizard, spec, vcenter, until="neutron")
+    errors = wizard.errors("neutron", {"mode": "dvs"})
+    assert errors == {"__all__": "With DVS chosen here (it adds 2 DHCP VMs): The plan needs 192 GB of memory (13 VMs); "
+                                 "Management has 170 GB free. Free memory or add hosts there, choose another management "
+                                 "cluster, or choose the compact topology. Or choose NSX here."}
+    assert wizard.next("neutron", {"mode": "nsx"}) == "nsx"

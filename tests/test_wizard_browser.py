@@ -1,13 +1,18 @@
 """The Deploy OpenStack wizard in Chromium against live_server and the simulators: the DVS path and
 the NSX path end to end (each registering a connection on its step), save a template on the review
-step and deploy again from it, a validation error on its field with the error summary."""
+step and deploy again from it, a validation error on its field with the error summary; steps revisited
+from the step list and the review without losing anything (a check that spans steps reported once,
+where it is caused), every problem of a step in one pass, an uplink port group refused, the OVA's URL
+checked on its step. The longer walks are typed through a test client sharing the browser's session."""
 
 import re
 
 import pytest
 
 from deployments.models import Deployment, DeploymentTemplate
+from inventory import models as m
 from testkit.spec import registered_vcenter, valid_spec
+from testkit.wizard import Wizard, browser_client, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +93,7 @@ def deploy(page) -> Deployment:
         box.check()
     submit(page, "#wizard-next")
     page.wait_for_url(re.compile(r".*/deployments/\d+/$"))
-    assert "(run 1)" in page.inner_text("#status")  # launched: the engine's first run exists
+    assert "run 1)" in page.inner_text("#status")  # launched: the engine's first run exists
     return Deployment.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[-1]))
 
 
@@ -208,3 +213,130 @@ def test_a_validation_error_on_its_field_with_the_error_summary(signed_in, live_
     assert page.get_attribute("#id_management_network-gateway", "aria-invalid") == "true"
     page.fill("#id_management_network-gateway", "10.20.0.1")
     next_step(page, "external_network")
+
+
+# --- revisiting steps, one-pass errors, uplinks, the OVA's URL --------------------------------------
+
+
+def errors_shown(page) -> list[str]:
+    return [text.strip() for text in page.locator("#error-summary li").all_inner_texts()]
+
+
+def test_revisiting_steps_from_the_review_and_the_step_list_loses_nothing(signed_in, live_server, vcsim):
+    """The administrator's walk: compact, two compute clusters; the review finds 48 GB needed and 42 free;
+    the Management cluster step (from the review) is not refused for the compute VMs of step 7; the step
+    list's Compute clusters keeps both clusters and says what to fix, with a link back."""
+    vcenter = registered_vcenter(vcsim)
+    page = signed_in
+    spec = valid_spec(vcsim)
+    spec.update(topology="compact", compute_clusters=[{"cluster": "Compute-A", "datastores": ["vio-compute-nfs"]},
+                                                      {"cluster": "Compute-B", "datastores": ["vio-compute-nfs"]}])
+    wizard = Wizard(browser_client(page))
+    walk(wizard, spec, vcenter)
+    cluster = m.Cluster.objects.get(vcenter=vcenter, name="Management")
+    m.Cluster.objects.filter(pk=cluster.pk).update(memory_used_bytes=cluster.memory_bytes - 42 * 2**30)
+
+    page.goto(live_server.url + wizard.url("review"))
+    blocking = page.inner_text("#review-blocking")
+    assert "The plan needs 48 GB of memory (3 VMs); Management has 42 GB free" in blocking
+    assert "compact topology" not in blocking and "Go to Compute clusters" in blocking
+    assert page.locator("#error-summary").count() == 0  # nothing is wrong before the user acted
+    assert "48" in page.inner_text("#plan-totals")
+    page.screenshot(path="/tmp/wizard-review-blocking.png", full_page=True)
+
+    submit(page, "#summary-datacenter button:text-is('Change')")  # the review's way back to step 3
+    assert step_of(page) == "datacenter" and page.locator("#error-summary").count() == 0
+    assert "With the 2 compute clusters chosen on the step Compute clusters" in page.inner_text("#step-notes")
+    assert "about 16 vCPU, 48 GB RAM" in page.inner_text("#field-datacenter-topology")  # as the review says
+    next_step(page, "management_network")  # step 3 is not refused for step 7's VMs
+    assert "needs at least 3 addresses here: one per VM." in page.inner_text("#step-intro")  # compact wording
+
+    submit(page, ".wizard-steps button:has-text('Compute clusters')")
+    assert step_of(page) == "compute"
+    for name in ("Compute-A", "Compute-B"):
+        assert page.get_by_label(f"Use {name} for Nova").is_checked()
+    (problem,) = errors_shown(page)
+    assert problem.startswith("With the 2 compute clusters chosen here: The plan needs 48 GB")
+    assert page.locator("#error-summary button").inner_text() == "Go to Management cluster"
+    states = page.locator(".wizard-steps li").evaluate_all("items => items.map(li => li.dataset.step + ' ' + li.className)")
+    assert states == [f"{step} {'current' if step == 'compute' else 'todo' if step == 'review' else 'done'}" for step in (
+        "start", "vcenter", "datacenter", "management_network", "external_network", "load_balancer", "compute", "glance",
+        "neutron", "dvs", "keystone", "syslog", "appliance", "review")]
+    assert page.locator(".wizard-steps button:has-text('Management cluster')").count() == 1  # reachable
+    page.get_by_label("Use Compute-B for Nova").uncheck()
+    next_step(page, "glance")
+    submit(page, ".wizard-steps button:has-text('Ready to complete')")
+    assert page.locator("#review-blocking").count() == 0
+    assert "40" in page.inner_text("#plan-totals") and "nova-compute for Compute-A" in page.inner_text("#plan")
+    page.screenshot(path="/tmp/wizard-review.png", full_page=True)
+
+
+def test_a_step_shows_all_its_problems_at_once_and_refuses_an_uplink(signed_in, live_server, vcsim):
+    from deployments.services.templates import save_as_template
+
+    vcenter = registered_vcenter(vcsim)
+    uplink = m.Network.objects.get(vcenter=vcenter, uplink=True).name
+    spec = valid_spec(vcsim)
+    spec["management_network"]["portgroup"] = uplink  # a template from before uplinks were refused
+    template = save_as_template(spec, name="old lab")
+    page = signed_in
+    wizard = Wizard(browser_client(page), query=f"?template={template.pk}")
+    wizard.next("start", {"name": "cloud1", "source": "saved", "template": template.pk})
+    wizard.next("vcenter", {"vcenter": vcenter.pk})
+    wizard.next("datacenter", wizard.shown("datacenter"))
+    page.goto(live_server.url + wizard.url("management_network"))
+    assert page.input_value("#id_management_network-portgroup") == uplink
+    assert "(not offered: see the message)" in page.inner_text("#id_management_network-portgroup option:checked")
+    page.fill("#id_management_network-ip_ranges", "10.20.0.40-10.20.0.10\n10.30.0.1-10.30.0.9")
+    page.fill("#id_management_network-dns_servers", "10.20.0.2x")
+    page.fill("#id_management_network-gateway", "10.20.0.0/24")
+    submit(page, "#wizard-next")
+    assert step_of(page) == "management_network"
+    problems = errors_shown(page)
+    assert problems == [
+        f"Port group: {uplink} is the uplink port group of VIO-DSwitch: it holds the hosts' physical adapters, and "
+        "vCenter does not connect a VM to it. Choose a port group for VMs.",
+        "IP ranges: Line 1: 10.20.0.40-10.20.0.10: the start is after the end; write it as 10.20.0.10-10.20.0.40.",
+        "Gateway: 10.20.0.0/24 is a network: give one address, not a network (e.g. 10.20.0.1)",
+        "DNS servers: Address 1: '10.20.0.2x' is not an IPv4 address: give four numbers from 0 to 255 separated by "
+        "dots, e.g. 10.20.0.1",
+    ]
+    options = page.locator("#id_management_network-portgroup option").all_inner_texts()
+    assert not any(o.startswith(uplink + " —") for o in options)
+    page.select_option("#id_management_network-portgroup", "VIO-Management")
+    page.fill("#id_management_network-ip_ranges", "10.20.0.16/28\n10.20.0.32/28")
+    page.fill("#id_management_network-gateway", "10.20.0.1")
+    page.fill("#id_management_network-dns_servers", "10.20.0.2")
+    next_step(page, "external_network")
+
+
+def test_the_ova_url_is_checked_on_its_step(signed_in, live_server, vcsim, tmp_path):
+    import tarfile
+
+    from testkit.ova import FileServer
+
+    with tarfile.open(tmp_path / "vio.ova", "w", format=tarfile.USTAR_FORMAT) as archive:
+        (tmp_path / "vio.ovf").write_text("<Envelope/>")
+        archive.add(tmp_path / "vio.ovf", arcname="vio.ovf")
+    (tmp_path / "index.html").write_text("<!doctype html><title>Downloads</title>")
+    server = FileServer(tmp_path)
+    try:
+        vcenter = registered_vcenter(vcsim)
+        page = signed_in
+        wizard = Wizard(browser_client(page))
+        walk(wizard, valid_spec(vcsim), vcenter, until="appliance")
+        page.goto(live_server.url + wizard.url("appliance"))
+        page.fill("#id_appliance-url", server.url("vio-1.0.ova"))
+        submit(page, "#wizard-next")
+        assert errors_shown(page) == [f"OVA URL: {server.url('vio-1.0.ova')} answered HTTP 404 File not found: there is "
+                                      "no file at this URL."]
+        page.fill("#id_appliance-url", server.url(""))
+        submit(page, "#wizard-next")
+        assert errors_shown(page) == [f"OVA URL: {server.url('')} is a web page (text/html), not an OVA: give the link to "
+                                      "the .ova file itself."]
+        page.fill("#id_appliance-url", server.url("vio.ova"))
+        next_step(page, "review")
+        shown = page.inner_text("#summary-appliance")
+        assert server.url("vio.ova") in shown and "10 KiB" in shown and "a tar archive" in shown
+    finally:
+        server.stop()

@@ -7,12 +7,13 @@ its picture; each check_* method covers one slice of the spec, so a wizard step 
 import socket
 from dataclasses import dataclass, field
 from functools import cached_property
+from ipaddress import IPv4Address
 
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 from django.dispatch import receiver
 
-from deployments.spec.addresses import free_in_ranges
+from deployments.spec.addresses import address_count, free_in_ranges
 from deployments.spec.issues import ADVISORY, Issue
 from deployments.spec.patterns import datastore_matches
 from inventory import models as m
@@ -147,7 +148,7 @@ class InventoryContext:
         if portgroup is None:
             issues.append(Issue(f"{path}.portgroup", "unknown_portgroup", f"There is no port group '{network.portgroup}'."))
         elif portgroup.uplink:
-            issues.append(Issue(f"{path}.portgroup", "uplink_portgroup", f"{network.portgroup} is a switch's uplink port group."))
+            issues.append(uplink_issue(f"{path}.portgroup", portgroup))
         elif cluster is not None and cluster.pk not in portgroup.usable_from:
             issues.append(Issue(f"{path}.portgroup", "portgroup_not_on_cluster",
                                 f"{network.portgroup} is not on every host of the management cluster {management_cluster}."))
@@ -185,6 +186,8 @@ class InventoryContext:
         if trunk is None or trunk.switch_id != switch.pk:
             issues.append(Issue(f"{path}.trunk_portgroup", "unknown_portgroup",
                                 f"{dvs.trunk_portgroup} is not a port group of {dvs.switch}."))
+        elif trunk.uplink:
+            issues.append(uplink_issue(f"{path}.trunk_portgroup", trunk))
         elif not trunk.is_full_trunk:
             issues.append(Issue(f"{path}.trunk_portgroup", "not_a_trunk",
                                 f"{dvs.trunk_portgroup} carries {trunk.vlan_display}; the data network needs a trunk of "
@@ -233,29 +236,57 @@ class InventoryContext:
         switch = self.switches.get(nsx.vds)
         if nsx.vds not in vds_names and (switch is None or switch.moid not in vds_names):
             issues.append(Issue(f"{path}.vds", "vds_not_prepared", f"{nsx.vds} is not a switch NSX uses for VXLAN."))
-        if nsx.external_portgroup not in self.networks:
+        external = self.networks.get(nsx.external_portgroup)
+        if external is None:
             issues.append(Issue(f"{path}.external_portgroup", "unknown_portgroup", f"There is no port group '{nsx.external_portgroup}'."))
+        elif external.uplink:
+            issues.append(uplink_issue(f"{path}.external_portgroup", external))
         return issues
 
-    def check_capacity(self, plan, management_cluster: str, path: str = "management_cluster") -> list[Issue]:
+    def check_capacity(self, plan, management_cluster: str, path: str = "management_cluster", topology: str = "ha",
+                       running=None) -> list[Issue]:
+        """Does the plan fit the management cluster's free memory and its datastores' free space?
+        running: the plan the deployment runs now (a change): its VMs use their memory and disk already,
+        only what the change adds must fit."""
         cluster = self.clusters.get(management_cluster)
         if cluster is None:
             return []
         issues = []
-        need_memory = plan.total_memory_gb * GIB
-        if need_memory > cluster.memory_free_bytes:
+        need_gb = plan.total_memory_gb - (running.total_memory_gb if running else 0)
+        if need_gb > 0 and need_gb * GIB > cluster.memory_free_bytes:
+            remedy = ("Free memory or add hosts there, choose another management cluster, or choose the compact topology."
+                      if topology == "ha" and running is None else
+                      "Free memory or add hosts there." if running is not None else
+                      "Free memory or add hosts there, or choose another management cluster.")
+            what = (f"The change needs {need_gb} GB more memory" if running is not None else
+                    f"The plan needs {plan.total_memory_gb} GB of memory ({len(plan.vms)} VMs)")
             issues.append(Issue(path, "not_enough_memory",
-                                f"The plan needs {plan.total_memory_gb} GB of memory; {management_cluster} has "
-                                f"{cluster.memory_free_bytes / GIB:.0f} GB free. Free memory, add hosts, or choose the compact topology."))
+                                f"{what}; {management_cluster} has {cluster.memory_free_bytes / GIB:.0f} GB free. {remedy}"))
         if plan.total_vcpu > cluster.cpu_cores:
             issues.append(Issue(path, "cpu_overcommitted",
                                 f"The plan's {plan.total_vcpu} vCPU exceed the {cluster.cpu_cores} cores of {management_cluster}.", ADVISORY))
-        for index, (name, disk_gb) in enumerate(sorted(plan.disk_gb_by_datastore().items())):
+        placed = running.disk_gb_by_datastore() if running is not None else {}
+        for name, disk_gb in sorted(plan.disk_gb_by_datastore().items()):
             datastore = self.datastores.get(name)
-            if datastore is not None and disk_gb * GIB > datastore.free_bytes:
+            more = disk_gb - placed.get(name, 0)
+            if datastore is not None and more > 0 and more * GIB > datastore.free_bytes:
+                need = f"need {more} GB more" if running is not None else f"need {disk_gb} GB"
                 issues.append(Issue("management_datastores", "not_enough_disk",
-                                    f"The VMs placed on {name} need {disk_gb} GB; it has {datastore.free_bytes / GIB:.0f} GB free."))
+                                    f"The VMs placed on {name} {need}; it has {datastore.free_bytes / GIB:.0f} GB free."))
         return issues
+
+
+def running_plan(deployment):
+    """The plan a deployment runs now (its last run that succeeded in applying a revision), or None."""
+    if deployment is None:
+        return None
+    from deployments.choices import RunKind, RunStatus
+    from deployments.models import Run
+    from deployments.plan import Plan
+
+    recorded = (Run.objects.filter(deployment=deployment, status=RunStatus.SUCCEEDED).exclude(kind=RunKind.TEARDOWN)
+                .exclude(plan={}).order_by("-number").values_list("plan", flat=True).first())
+    return Plan.from_dict(recorded) if recorded else None
 
 
 @dataclass
@@ -343,6 +374,13 @@ def _with_reach(rows, through, owner: str, datacenter, cluster_names: dict[int, 
     return objects
 
 
+def uplink_issue(path: str, portgroup) -> Issue:
+    switch = f" of {portgroup.switch.name}" if getattr(portgroup, "switch_id", None) and portgroup.switch else ""
+    return Issue(path, "uplink_portgroup",
+                 f"{portgroup.name} is the uplink port group{switch}: it holds the hosts' physical adapters, and vCenter "
+                 "does not connect a VM to it. Choose a port group for VMs.")
+
+
 def resolves_to(hostname: str, address: str, path: str = "load_balancer.public_hostname") -> list[Issue]:
     """Advisory: DNS may be set up after the deployment starts."""
     try:
@@ -378,11 +416,14 @@ def address_issues(spec, vcenter, deployment=None) -> list[Issue]:
                                 ("external_network.ip_ranges", spec.external_network, need_external)):
         taken = by_network.get(network.portgroup, {})
         free = free_in_ranges(network.ip_ranges, taken)  # arithmetic: a /0 range is not counted address by address
-        if free < need:
-            owners = sorted(set(taken.values()))
+        held = address_count(network.ip_ranges) - free
+        if free < need and held:  # without any held, the ranges are too small: not_enough_addresses says so
+            owners = sorted({name for address, name in taken.items()
+                             if any(r.start <= IPv4Address(address) <= r.end for r in network.ip_ranges)})
             issues.append(Issue(path, "addresses_in_use",
-                                f"Only {free} addresses of these ranges are free (deployments {', '.join(owners)} hold the others); "
-                                f"this deployment needs {need}. Use other ranges or tear down a deployment."))
+                                f"Only {free} addresses of these ranges are free: deployment{'s' if len(owners) > 1 else ''} "
+                                f"{', '.join(owners)} hold{'' if len(owners) > 1 else 's'} {held} of them; this deployment "
+                                f"needs {need}. Add a range, or tear down a deployment."))
     return issues
 
 
@@ -413,8 +454,36 @@ def _vcenter_issues(spec, live: bool = True, deployment=None) -> list[Issue]:
     else:
         issues += context.check_nsx(spec.neutron.nsx, spec.compute_clusters)
     free = {name: d.free_bytes / GIB for name, d in context.datastores.items()}
-    issues += context.check_capacity(build_plan(spec, free), spec.management_cluster)
+    issues += context.check_capacity(build_plan(spec, free), spec.management_cluster, topology=spec.topology,
+                                     running=running_plan(deployment))
     issues += address_issues(spec, context.vcenter, deployment)
     if live:
         issues += resolves_to(spec.load_balancer.public_hostname, str(spec.load_balancer.public_vip))
     return issues
+
+
+# The checks whose answer depends on how big the plan is (the topology, the number of compute
+# clusters, the Neutron mode), whichever step of the wizard those were given on.
+SIZE_CODES = frozenset({"not_enough_addresses", "addresses_in_use", "not_enough_memory", "cpu_overcommitted",
+                        "not_enough_disk"})
+
+
+def size_issues(spec, deployment=None, unknown=frozenset(), context: InventoryContext | None = None,
+                running=None) -> list[Issue]:
+    """The checks of SIZE_CODES alone: address counts, the addresses other deployments hold, capacity
+    (running: the plan `deployment` runs now, when it is known already)."""
+    from deployments.plan import build_plan
+    from deployments.spec.consistency import address_count_issues
+
+    issues = address_count_issues(spec, unknown)
+    if context is None:
+        context = InventoryContext.for_spec_vcenter(spec.vcenter.host, spec.vcenter.port, spec.datacenter)
+    if context.vcenter is None or context.datacenter is None:
+        return issues
+    free = {name: d.free_bytes / GIB for name, d in context.datastores.items()}
+    if running is None:
+        running = running_plan(deployment)
+    issues += context.check_capacity(build_plan(spec, free), spec.management_cluster, topology=spec.topology,
+                                     running=running)
+    issues += address_issues(spec, context.vcenter, deployment)
+    return [i for i in issues if i.code in SIZE_CODES]

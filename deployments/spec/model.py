@@ -5,11 +5,12 @@ Every string that is rendered into configuration is one of text.py's constrained
 those built on it): a spec holds nothing that could change the structure of a file it is rendered into.
 Lists are bounded, so that no check or plan does unbounded work for one request."""
 
+import ipaddress
 import re
 from ipaddress import IPv4Address
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from deployments.spec.patterns import MAX_PATTERN, pattern_problem
@@ -40,6 +41,61 @@ def _datastore_pattern(value: str) -> str:
     return value
 
 
+def _shown(value: str) -> str:
+    """A typed value quoted in a message: printable, and short."""
+    text = "".join(ch for ch in value if ch.isprintable())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _address(value):
+    """One IPv4 address. A network or an address with a prefix length ("10.0.0.0/24") is explained,
+    not called "not a valid address"."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "/" in text:
+        try:
+            network = ipaddress.IPv4Interface(text)
+        except ValueError:
+            pass
+        else:
+            if network.ip == network.network.network_address and network.network.prefixlen < 31:
+                raise PydanticCustomError("address_is_network", f"{_shown(text)} is a network: give one address, not "
+                                                                f"a network (e.g. {network.ip + 1})")
+            raise PydanticCustomError("address_is_network", f"{_shown(text)} is an address with a prefix length: give "
+                                                            f"one address, not a network: {network.ip}")
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise PydanticCustomError("ip_v4_address", f"'{_shown(text)}' is not an IPv4 address: give four numbers from 0 "
+                                                   "to 255 separated by dots, e.g. 10.20.0.1") from None
+
+
+def _netmask(value):
+    """A netmask as 255.255.255.0, or as a prefix length: /24 or 24."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    prefix = text[1:] if text.startswith("/") else text
+    if prefix.isdigit():
+        if int(prefix) > 32:
+            raise PydanticCustomError("invalid_netmask", f"/{prefix} is not a prefix length: use 0 to 32, e.g. /24")
+        return ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask
+    if "/" in text:
+        raise PydanticCustomError("address_is_network", f"{_shown(text)} is a network: give its netmask, e.g. "
+                                                        "255.255.255.0 or /24")
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise PydanticCustomError("ip_v4_address", f"'{_shown(text)}' is not a netmask: write it as 255.255.255.0 "
+                                                   "or as a prefix length, /24") from None
+
+
+# Addresses as people type them: the schema is IPv4Address's; the messages say what to give instead.
+Address = Annotated[IPv4Address, BeforeValidator(_address)]
+Netmask = Annotated[IPv4Address, BeforeValidator(_netmask)]
+
+
 DatastorePattern = Annotated[ConfigText, Field(max_length=MAX_PATTERN), AfterValidator(_datastore_pattern)]
 
 
@@ -52,8 +108,8 @@ class Strict(BaseModel):
 
 
 class IpRange(Strict):
-    start: IPv4Address
-    end: IPv4Address
+    start: Address
+    end: Address
 
     @classmethod
     def parse(cls, text: str) -> "IpRange":
@@ -72,9 +128,9 @@ class IpRange(Strict):
 class NetworkSpec(Strict):
     portgroup: Name = Field(description="port group the VMs' NIC connects to")
     ip_ranges: list[IpRange] = Field(min_length=1, max_length=MAX_IP_RANGES, description="addresses VIO Manager may assign")
-    netmask: IPv4Address
-    gateway: IPv4Address
-    dns_servers: list[IPv4Address] = Field(default_factory=list, max_length=MAX_DNS_SERVERS)
+    netmask: Netmask
+    gateway: Address
+    dns_servers: list[Address] = Field(default_factory=list, max_length=MAX_DNS_SERVERS)
 
 
 class VCenterRef(Strict):
@@ -83,7 +139,7 @@ class VCenterRef(Strict):
 
 
 class LoadBalancer(Strict):
-    public_vip: IPv4Address = Field(description="the public address of the OpenStack APIs and dashboard")
+    public_vip: Address = Field(description="the public address of the OpenStack APIs and dashboard")
     public_hostname: Hostname
 
 

@@ -105,8 +105,8 @@ def portgroup_label(network) -> str:
 
 
 def bound_value(form, name: str, many: bool = False):
-    """What a picker holds now: the posted value, else its initial value."""
-    if form.is_bound:
+    """What a picker holds now: the posted value, else its initial value (always, when it is read only)."""
+    if form.is_bound and name not in getattr(form, "locked", {}):
         key = form.add_prefix(name)
         return form.data.getlist(key) if many and hasattr(form.data, "getlist") else form.data.get(key)
     return form.initial.get(name)

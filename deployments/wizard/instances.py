@@ -23,13 +23,21 @@ def known(session, wizard_id: str) -> bool:
     return wizard_id in session.get(SESSION_KEY, [])
 
 
-def new(session, user) -> str:
+def new(session, user, *, extra: dict | None = None, step: str | None = None) -> str:
+    """A new instance; `extra` and `step` start its storage (editing: the revision it starts from)."""
     wizard_id = secrets.token_hex(ID_LENGTH // 2)
     ids = [*session.get(SESSION_KEY, []), wizard_id]
     while len(ids) > KEEP:
         _drop(session, ids.pop(0), user)
     session[SESSION_KEY] = ids
+    if extra is not None or step is not None:  # formtools' SessionStorage layout
+        session[storage_key(wizard_id)] = {"step": step, "step_data": {}, "step_files": {}, "extra_data": extra or {}}
     return wizard_id
+
+
+def editing(session, wizard_id: str) -> int | None:
+    """The deployment an instance edits (None: it deploys a new one)."""
+    return ((session.get(storage_key(wizard_id)) or {}).get("extra_data") or {}).get("editing")
 
 
 def forget(session, wizard_id: str) -> None:

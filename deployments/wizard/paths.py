@@ -149,13 +149,25 @@ def field_of(path: str, form) -> str | None:
     return field if field in getattr(form, "fields", {}) else None
 
 
+def label_of(path: str) -> str:
+    """How a path reads away from its step (the review): "Management network: Port group"."""
+    from deployments.wizard.steps import STEPS
+
+    located = locate(path)
+    form = dict(STEPS).get(located.target.step)
+    if form is None:
+        return path
+    field = form.base_fields.get(located.target.field or "")
+    return f"{form.title}: {field.label}" if field is not None else form.title
+
+
 def message_for(issue, label: str = "") -> str:
-    """The issue's message as it reads on (or above) a field."""
+    """The issue's message as it reads on (or above) a field (away from its step: label_of)."""
     located = locate(issue.path)
     message = FRIENDLY.get((issue.path, issue.code)) or issue.message
     first = message.split(" ", 1)[0]
     if first in PREDICATES:  # "is required" -> "LDAP URL is required"
-        message = f"{label or issue.path} {message}"
+        message = f"{label or label_of(issue.path)} {message}"
     elif first in SENTENCE_STARTS:
         message = message[:1].upper() + message[1:]
     if located.target.item and located.rest and located.rest[0].isdigit():
@@ -165,7 +177,9 @@ def message_for(issue, label: str = "") -> str:
 
 def apply_issues(form, issues) -> None:
     """Put each blocking issue on its field (or the form); keep advisory ones on form.advisories.
-    A field that already has an error of its own (required, not a choice) gets no second one."""
+    A field that already has an error of its own (required, not a choice) gets no second one. An issue
+    of another step (a check that spans steps, reported where it was caused) is a form error that
+    links to that step (form.step_links: text -> step)."""
     already = set(getattr(form, "_errors", None) or {})
     seen = set()
     for issue in issues:
@@ -181,3 +195,6 @@ def apply_issues(form, issues) -> None:
             continue
         seen.add((field, text))
         form.add_error(field, text)
+        owner = step_of(issue.path)
+        if owner != getattr(form, "step", owner) and hasattr(form, "step_links"):
+            form.step_links[text] = owner

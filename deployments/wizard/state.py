@@ -1,10 +1,18 @@
-"""What one wizard instance knows: the spec fragment each completed step produced, the template it
-started from, the ids of the passwords typed into it. All of it lives in the wizard's own session
-storage (formtools' extra_data), which never holds a password.
+"""What one wizard instance knows: the spec fragment each step produced, the template (or, editing a
+deployment, the revision) it started from, the ids of the passwords typed into it. All of it lives in
+the wizard's own session storage (formtools' extra_data), which never holds a password.
 
-A step is validated on a *probe*: a whole spec made of this step's fragment, the fragments of the
-other steps, and harmless placeholders for steps not done yet. The spec's own validator runs on it,
-and only the issues on paths this step owns count (paths.step_of), so the placeholders never show.
+A step is validated on a *probe*: a whole spec made of this step's fragment, the fragments of the steps
+before it, and harmless placeholders for the steps after it (as many compute clusters, and the Neutron
+mode, as known so far: the estimate the pages show), so that a step is never judged with what a later
+step says; a later step's choice that makes an earlier step's check fail is reported on the later step
+(spanning.py). The spec's own validator runs on it, all its checks in one pass (a value that does
+not parse stands in for itself: validate.parse_with_stand_ins), and only the issues on paths this step
+owns count (paths.step_of), so the placeholders never show.
+
+A step left with problems (the step list, Back, a link of the review) keeps what it holds as far as its
+fields read (its *draft* fragment), marked as a problem: later steps still know the datacenter or the
+cluster chosen there, and the review says what to fix, where.
 """
 
 import copy
@@ -12,38 +20,15 @@ from functools import cached_property
 
 from deployments.models import WizardSecret
 from deployments.services.secrets import PLACEHOLDER, merge_secrets, missing_secrets, with_placeholder_secrets
-from deployments.spec import SCHEMA_VERSION
 from deployments.spec.consistency import consistency_issues
 from deployments.spec.inventory_checks import InventoryContext
-from deployments.spec.validate import parse
-from deployments.wizard import paths
+from deployments.spec.validate import SECTION_STAND_INS, STAND_INS, hidden, parse_with_stand_ins
+from deployments.wizard import paths, spanning
 
-# Placeholder addresses come from 198.18.0.0/15 (benchmarking), far from anything a user types.
-SKELETON = {
-    "schema_version": SCHEMA_VERSION,
-    "name": "placeholder",
-    "topology": "ha",
-    "vcenter": {"host": "placeholder.invalid", "port": 443},
-    "datacenter": "placeholder",
-    "management_cluster": "placeholder",
-    "management_datastores": ["placeholder"],
-    "management_network": {"portgroup": "placeholder", "ip_ranges": [{"start": "198.18.0.10", "end": "198.18.0.250"}],
-                           "netmask": "255.255.255.0", "gateway": "198.18.0.1", "dns_servers": []},
-    "external_network": {"portgroup": "placeholder", "ip_ranges": [{"start": "198.19.0.10", "end": "198.19.0.250"}],
-                         "netmask": "255.255.255.0", "gateway": "198.19.0.1", "dns_servers": []},
-    "load_balancer": {"public_vip": "198.19.0.5", "public_hostname": "placeholder.invalid"},
-    "compute_clusters": [{"cluster": "placeholder", "datastores": ["placeholder"]}],
-    "glance_datastore": "placeholder",
-    "neutron": {"mode": "dvs"},
-    "keystone": {"admin_user": "admin", "admin_project": "admin", "backend": "sql"},
-    "appliance_ova": {"url": "https://placeholder.invalid/appliance.ova"},
-}
-NEUTRON_PLACEHOLDERS = {
-    "dvs": {"switch": "placeholder", "trunk_portgroup": "placeholder"},
-    "nsx": {"manager": {"host": "placeholder.invalid", "port": 443}, "transport_zone": "placeholder",
-            "edge_cluster": "placeholder", "vds": "placeholder", "external_portgroup": "placeholder"},
-}
-LDAP_PLACEHOLDER = {"url": "ldap://placeholder.invalid", "bind_user": "placeholder", "user_tree_dn": "dc=placeholder"}
+SKELETON = {**copy.deepcopy(STAND_INS), "keystone": {"admin_user": "admin", "admin_project": "admin", "backend": "sql"}}
+NEUTRON_PLACEHOLDERS = {"dvs": copy.deepcopy(STAND_INS["neutron"]["dvs"]),
+                        "nsx": copy.deepcopy(SECTION_STAND_INS[("neutron", "nsx")])}
+LDAP_PLACEHOLDER = {key: value for key, value in SECTION_STAND_INS[("keystone", "ldap")].items() if key != "bind_password"}
 
 
 def deep_merge(base: dict, *layers: dict) -> dict:
@@ -75,11 +60,40 @@ def _complete_sections(spec: dict) -> dict:
     return spec
 
 
+# Which step gives which part of a spec: how a whole spec (a deployment's revision) becomes fragments.
+STEP_KEYS = {
+    "start": ("schema_version", "name"),
+    "vcenter": ("vcenter",),
+    "datacenter": ("datacenter", "topology", "management_cluster", "management_datastores"),
+    "management_network": ("management_network",),
+    "external_network": ("external_network",),
+    "load_balancer": ("load_balancer",),
+    "compute": ("compute_clusters",),
+    "glance": ("glance_datastore",),
+    "keystone": ("keystone",),
+    "syslog": ("syslog",),
+    "appliance": ("appliance_ova",),
+}
+
+
+def fragments_of(spec: dict) -> dict[str, dict]:
+    """{step: fragment} of a whole spec, as the steps would have given it."""
+    fragments = {step: {key: copy.deepcopy(spec[key]) for key in keys if key in spec} for step, keys in STEP_KEYS.items()}
+    fragments["syslog"].setdefault("syslog", None)
+    neutron = spec.get("neutron") or {}
+    fragments["neutron"] = {"neutron": {"mode": neutron.get("mode")}}
+    for mode in ("dvs", "nsx"):
+        if neutron.get(mode):
+            fragments[mode] = {"neutron": {mode: copy.deepcopy(neutron[mode])}}
+    return fragments
+
+
 class WizardState:
     def __init__(self, view):
         self.view = view
         self.storage = view.storage
         self.user = view.request.user
+        self.note_links: dict[str, str] = {}  # a step's note (a check another step's choice fails) -> that step
 
     # --- storage ------------------------------------------------------------------------------
 
@@ -100,39 +114,78 @@ class WizardState:
     def fragment(self, step: str) -> dict | None:
         return self._bucket("fragments").get(step)
 
-    def set_fragment(self, step: str, fragment: dict | None) -> None:
+    def set_fragment(self, step: str, fragment: dict | None, *, problem: bool = False) -> None:
+        """This step's part of the spec; problem: what it holds now does not pass its checks (a draft)."""
         if fragment is None:
             self._bucket("fragments").pop(step, None)
         else:
             self._bucket("fragments")[step] = fragment
+        problems = set(self.extra.get("problems") or [])
+        problems = problems | {step} if problem else problems - {step}
+        self.extra["problems"] = sorted(problems)
         self.__dict__.pop("inventory_cache", None)
         self.__dict__.pop("vcenter", None)
 
     def completed(self, step: str) -> bool:
-        return self.fragment(step) is not None
+        return self.fragment(step) is not None and not self.has_problem(step)
+
+    def has_problem(self, step: str) -> bool:
+        return step in (self.extra.get("problems") or [])
+
+    def visited(self, step: str) -> bool:
+        return self.fragment(step) is not None or self.storage.get_step_data(step) is not None
 
     # --- specs --------------------------------------------------------------------------------
 
-    def merged(self, *, without: str | None = None) -> dict:
-        """The fragments of the steps that apply now, in step order."""
+    def merged(self, *, without: str | None = None, until: str | None = None) -> dict:
+        """The fragments of the steps that apply now, in step order (those before `until` only)."""
         fragments = self._bucket("fragments")
-        return deep_merge({}, *(fragments[s] for s in self.steps() if s != without and s in fragments))
+        steps = self.steps()
+        if until is not None and until in steps:
+            steps = steps[:steps.index(until)]
+        return deep_merge({}, *(fragments[s] for s in steps if s != without and s in fragments))
+
+    def known_size(self) -> tuple[str, str, int]:
+        """(topology, Neutron mode, number of compute clusters) as the steps done so far give them, else
+        as the template has them, else the steps' defaults (HA, DVS, one cluster)."""
+        merged, template = self.merged(), self.template_spec or {}
+        topology = merged.get("topology") or template.get("topology") or "ha"
+        mode = (merged.get("neutron") or {}).get("mode") or (template.get("neutron") or {}).get("mode") or "dvs"
+        clusters = len(merged.get("compute_clusters") or template.get("compute_clusters") or [None])
+        return topology, mode if mode in ("dvs", "nsx") else "dvs", max(clusters, 1)
 
     def probe(self, step: str, fragment: dict, secrets: dict | None = None) -> dict:
-        spec = _complete_sections(deep_merge(SKELETON, self.merged(without=step), fragment))
+        """The spec a step is checked on: the steps before it, this step's fragment, placeholders for
+        the steps after it, sized as known (the estimate the pages show: known_size)."""
+        skeleton = copy.deepcopy(SKELETON)
+        steps = self.steps()
+        position = steps.index(step) if step in steps else len(steps)
+        _, mode, clusters = self.known_size()
+        if "compute" in steps and position < steps.index("compute"):
+            skeleton["compute_clusters"] = [{"cluster": f"placeholder-{n}", "datastores": ["placeholder"]}
+                                            for n in range(1, clusters + 1)]
+        if "neutron" in steps and position < steps.index("neutron"):
+            skeleton["neutron"] = {"mode": mode}
+        spec = _complete_sections(deep_merge(skeleton, self.merged(until=step), fragment))
         filled = {path: PLACEHOLDER for path in missing_secrets(spec)}
         filled.update({path: value for path, value in (secrets or {}).items() if value})
         return merge_secrets(spec, filled)
 
     def check(self, step: str, fragment: dict, *, secrets: dict | None = None, inventory=None) -> list:
-        """The spec's issues on the paths `step` owns: shape, consistency, then the inventory slice
-        (`inventory(spec)`, given only when the probe parses)."""
-        spec, issues = parse(self.probe(step, fragment, secrets))
-        if spec is not None:
-            issues = consistency_issues(spec)
+        """The spec's issues on the paths `step` owns, all in one pass: shape, consistency and the
+        inventory slice (`inventory(spec)`), the last two also on what parsed of a spec that did not
+        (stand-ins for the rest); plus, on the steps that size the plan, the checks of earlier steps
+        that this step's choice makes fail (spanning.caused_by)."""
+        spec, issues, checked, stand_ins = parse_with_stand_ins(self.probe(step, fragment, secrets))
+        if checked is not None:
+            found = consistency_issues(checked, stand_ins)
             if inventory is not None:
-                issues += inventory(spec)
-        return [issue for issue in issues if paths.step_of(issue.path) == step]
+                found += inventory(checked)
+            issues = issues + [i for i in found if not hidden(i.path, stand_ins)]
+        mine = [issue for issue in issues if paths.step_of(issue.path) == step]
+        if checked is not None:
+            mine = spanning.own(self, step, checked, mine, stand_ins) + spanning.caused_by(self, step, checked, stand_ins)
+        return mine
 
     def public_spec(self) -> dict:
         return self.merged()
@@ -182,7 +235,77 @@ class WizardState:
     # --- secrets: only WizardSecret ids are kept ----------------------------------------------
 
     def has_secret(self, path: str) -> bool:
-        return path in self._bucket("secret_ids")
+        """Typed into this wizard, or (editing) held by the deployment: left empty, it is kept."""
+        return path in self._bucket("secret_ids") or path in (self.extra.get("kept_secrets") or [])
+
+    # --- the appliance OVA's URL, checked where it is typed -------------------------------------
+
+    OVA_CHECK_SECONDS = 600
+
+    def check_ova(self, url: str, *, fresh: bool = False) -> list:
+        """The live check of the OVA's URL (spec.ova), kept for the review: again when `fresh` (the
+        step was posted), when the URL changed, or when the last answer is older than 10 minutes."""
+        import time
+
+        from deployments.spec.issues import Issue
+        from deployments.spec.ova import check_ova_url
+        from inventory.clients.download import redact
+
+        kept = self.extra.get("ova_check") or {}
+        if fresh or kept.get("url") != redact(url) or time.time() - kept.get("at", 0) > self.OVA_CHECK_SECONDS:
+            result = check_ova_url(self.ova_url_to_check(url))
+            kept = {**result.as_dict(), "url": redact(url), "at": time.time()}
+            self.extra["ova_check"] = kept
+        return [Issue(**issue) for issue in kept.get("issues", [])]
+
+    def ova_url_to_check(self, url: str) -> str:
+        """Editing, the current URL is shown without its credentials: checked with them."""
+        if self.editing and self.deployment is not None:
+            from deployments.services import revisions
+            from deployments.services.secrets import OVA_URL
+
+            revision = revisions.current(self.deployment)
+            secret = revisions.secrets_of(revision).get(OVA_URL) if revision else None
+            if secret and (revision.spec.get("appliance_ova") or {}).get("url") == url:
+                return secret
+        return url
+
+    @property
+    def ova_facts(self) -> dict | None:
+        return self.extra.get("ova_check")
+
+    # --- editing a deployment -------------------------------------------------------------------
+
+    @property
+    def editing(self) -> bool:
+        return bool(self.extra.get("editing"))
+
+    @cached_property
+    def deployment(self):
+        from deployments.models import Deployment
+
+        pk = self.extra.get("editing")
+        return Deployment.objects.select_related("vcenter").filter(pk=pk).first() if pk else None
+
+    @cached_property
+    def running(self):
+        """Editing: the plan the cloud runs now (its VMs' memory and disk are in use already)."""
+        from deployments.spec.inventory_checks import running_plan
+
+        return running_plan(self.deployment) if self.editing else None
+
+    def locked(self, step: str) -> dict[str, str]:
+        """{form field: why} of what cannot change on a running cloud (editing only)."""
+        if not self.editing:
+            return {}
+        from deployments.services.changes import IMMUTABLE
+
+        found = {}
+        for path, why in IMMUTABLE.items():
+            located = paths.locate(path)
+            if located.step == step and located.target.field:
+                found[located.target.field] = why
+        return found
 
     def keep_secret(self, path: str, value: str) -> None:
         ids = self._bucket("secret_ids")

@@ -1,5 +1,8 @@
 """The base of every wizard step: the step's fields -> its fragment of the spec -> the spec's own
-checks on that slice, with each issue put on the field its path maps to (paths.FIELDS)."""
+checks on that slice, with each issue put on the field its path maps to (paths.FIELDS).
+
+Editing a deployment, what a running cloud cannot change (services.changes.IMMUTABLE) is shown read
+only, with the reason: a disabled field, whose value is the current one whatever is posted."""
 
 from django import forms
 
@@ -16,9 +19,13 @@ class StepForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.state = state
         self.advisories = []
-        if not self.is_bound and state.template_spec:
+        self.step_links: dict[str, str] = {}  # error text -> the step it concerns (checks that span steps)
+        self.draft: dict | None = None  # the fragment of what the fields hold, before the spec's checks
+        self.locked = state.locked(self.step)
+        if state.template_spec and (not self.is_bound or self.locked):  # a read-only field's value is its initial
             self.initial = {**self.from_spec(state.template_spec), **self.initial}
         self.setup()
+        self.lock()
 
     # --- what each step defines -------------------------------------------------------------
 
@@ -39,6 +46,14 @@ class StepForm(forms.Form):
 
     # --- shared -------------------------------------------------------------------------------
 
+    def lock(self) -> None:
+        for name, why in self.locked.items():
+            if name in self.fields:
+                field = self.fields[name]
+                field.disabled = True
+                field.help_text = f"Cannot change on a running cloud: {why}."
+                field.locked = True
+
     def value(self, name: str, default=None):
         value = getattr(self, "cleaned_data", {}).get(name, default)
         return default if value in (None, "") else value
@@ -48,9 +63,19 @@ class StepForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        issues = self.state.check(self.step, self.fragment(), secrets=self.typed_secrets(), inventory=self.inventory_issues)
+        self.draft = self.fragment()
+        issues = self.state.check(self.step, self.draft, secrets=self.typed_secrets(), inventory=self.inventory_issues)
         paths.apply_issues(self, issues)
         return cleaned
+
+    def draft_fragment(self) -> dict | None:
+        """What this step holds as far as its fields read, valid or not (for a step left with problems)."""
+        if self.draft is None and hasattr(self, "cleaned_data"):
+            try:
+                self.draft = self.fragment()
+            except (KeyError, TypeError, ValueError):
+                return None
+        return self.draft
 
 
 def compact(mapping: dict) -> dict:

@@ -11,9 +11,25 @@ from deployments.wizard.forms.base import StepForm, compact
 from inventory.models import Datacenter
 
 TOPOLOGIES = [
-    ("ha", "High availability: 2 controllers, 3 database nodes, 2 load balancers… (about 56 vCPU, 192 GB RAM, 605 GB)"),
+    ("ha", "High availability: 2 controllers, 3 database nodes, 2 load balancers…"),
     ("compact", "Compact: one VM runs every OpenStack service (labs and trials)"),
 ]
+
+
+def estimate(topology: str, mode: str, clusters: int) -> dict:
+    """What the plan of this size takes (deployments/plan's roles: the review's totals are the same sums)."""
+    from deployments.plan import roles_for
+
+    roles = roles_for(topology, mode, clusters)
+    return {"vcpu": sum(r.vcpu * n for r, n in roles), "memory_gb": sum(r.memory_gb * n for r, n in roles),
+            "disk_gb": sum(r.disk_gb * n for r, n in roles), "vms": sum(n for _, n in roles)}
+
+
+def estimate_text(topology: str, mode: str, clusters: int) -> str:
+    found = estimate(topology, mode, clusters)
+    return (f"about {found['vcpu']} vCPU, {found['memory_gb']} GB RAM, {found['disk_gb']} GB disk with "
+            f"{clusters} compute cluster{'s' if clusters != 1 else ''}"
+            f"{' and DVS' if mode == 'dvs' else ' and NSX'}")
 
 
 class DatacenterForm(StepForm):
@@ -30,6 +46,9 @@ class DatacenterForm(StepForm):
         help_text="Shared by every host of the management cluster; each VM goes to the one with the most free space.")
 
     def setup(self):
+        _, mode, clusters = self.state.known_size()
+        self.fields["topology"].choices = [(key, f"{label} ({estimate_text(key, mode, clusters)})")
+                                           for key, label in TOPOLOGIES]
         datacenters = list(Datacenter.objects.filter(vcenter=self.state.vcenter).order_by("name"))
         self.several_datacenters = len(datacenters) > 1
         offer(self.fields["datacenter"], [(d.name, d.name) for d in datacenters], bound_value(self, "datacenter"))
@@ -43,6 +62,9 @@ class DatacenterForm(StepForm):
         offer(self.fields["management_datastores"], [(d.name, datastore_label(d)) for d in shared],
               bound_value(self, "management_datastores", many=True))
         self.fields["management_datastores"].widget.tags = {d.name: ",".join(d.usable_from_names) for d in shared}
+        # static/js/wizard.js offers only the datastores every host of the chosen cluster mounts.
+        self.fields["management_cluster"].widget.attrs["data-filters"] = (
+            f"#field-{self.add_prefix('management_datastores')} input[data-clusters]")
 
     def from_spec(self, spec: dict) -> dict:
         return compact({name: spec.get(name) for name in ("datacenter", "topology", "management_cluster", "management_datastores")})
@@ -62,7 +84,10 @@ class DatacenterForm(StepForm):
             return issues
         issues = context.check_management(spec.management_cluster, spec.management_datastores)
         free = {name: d.free_bytes / GIB for name, d in context.datastores.items()}
-        return issues + context.check_capacity(build_plan(spec, free), spec.management_cluster)
+        # The probe's plan is the smallest the later steps allow (one compute cluster, no DHCP VMs): what
+        # they add is checked, and reported, on those steps (spanning.py).
+        return issues + context.check_capacity(build_plan(spec, free), spec.management_cluster, topology=spec.topology,
+                                               running=self.state.running)
 
 
 class ComputeForm(StepForm):

@@ -5,6 +5,7 @@ from django import forms
 from deployments.wizard.forms.base import StepForm, compact
 
 KEEP = "Leave empty to keep the password you typed before."
+KEEP_CURRENT = "Leave empty to keep the current password."
 BACKENDS = [("sql", "SQL database: users and projects kept by Keystone"),
             ("ldap", "Active Directory or another LDAP server")]
 LDAP_FIELDS = {"ldap_url": "url", "ldap_bind_user": "bind_user", "ldap_user_tree_dn": "user_tree_dn",
@@ -40,7 +41,8 @@ class KeystoneForm(StepForm):
             self.fields[name].conditional = True  # required with the LDAP backend: not marked "optional"
         for field, path in self.secret_fields.items():
             if self.state.has_secret(path):
-                self.fields[field].help_text = KEEP
+                typed = path in self.state.extra.get("secret_ids", {})
+                self.fields[field].help_text = KEEP if typed or not self.state.editing else KEEP_CURRENT
             else:
                 self.fields[field].conditional = True
 
@@ -186,7 +188,10 @@ class ApplianceForm(StepForm):
     def inventory_issues(self, spec) -> list:
         from deployments.services.appliance import upload_issues
 
-        return upload_issues(spec.appliance_ova)
+        issues = upload_issues(spec.appliance_ova)
+        if spec.appliance_ova.url and not any(i.path == "appliance_ova.url" for i in issues):
+            issues += self.state.check_ova(spec.appliance_ova.url, fresh=True)
+        return issues
 
     def fragment(self) -> dict:
         # The other source is None, not left out: the probe merges this over a placeholder URL.

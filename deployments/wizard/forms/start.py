@@ -35,6 +35,12 @@ class StartForm(StepForm):
                                               "start from a template file.")
 
     def setup(self):
+        if self.state.editing:  # the deployment's current revision is where this wizard starts
+            for name in ("source", "template", "template_file"):
+                del self.fields[name]
+            self.loaded_file, self.template_spec = None, self.state.template_spec
+            self.source_key = self.state.extra.get("template_source", "")
+            return
         self.fields["template"].conditional = self.fields["template_file"].conditional = True  # not "optional"
         self.fields["template"].choices = [("", "— choose a template —")] + [
             (str(t.pk), f"{t.name}" + (f" — {t.description}" if t.description else ""))
@@ -57,7 +63,8 @@ class StartForm(StepForm):
     def clean(self):
         cleaned = super().clean()
         name = self.value("name")
-        if name and "name" not in self._errors and Deployment.objects.filter(name=name).exists():
+        others = Deployment.objects.exclude(pk=self.state.extra.get("editing") or 0)
+        if name and "name" not in self._errors and others.filter(name=name).exists():
             self.add_error("name", f"A deployment named {name} exists; choose another name.")
         source = self.value("source")
         if source == "saved":
