@@ -15,7 +15,7 @@ from deployments.models import Deployment, Run
 from deployments.plan import Plan, build_plan, change_graph, describe, roles
 from deployments.services import revisions
 from deployments.services.launch import NeedsAcknowledgement, SpecInvalid, check, warning_key
-from deployments.services.secrets import dump_with_secrets, merge_secrets, split_secrets
+from deployments.services.secrets import OVA_URL, dump_with_secrets, merge_secrets, split_secrets
 from deployments.spec import Issue
 
 # What a running cloud cannot change, and why (shown read only in the wizard's edit mode).
@@ -115,7 +115,10 @@ def propose(deployment: Deployment, data: dict) -> Proposal:
     now = revisions.current(deployment)
     old_secrets = revisions.secrets_of(now)
     given_public, given_secrets = split_secrets(data)
-    data = merge_secrets(given_public, {**old_secrets, **given_secrets})
+    kept = dict(old_secrets)
+    if revisions.flatten(given_public).get(OVA_URL) != revisions.flatten(now.spec).get(OVA_URL):
+        kept.pop(OVA_URL, None)  # a new OVA URL: the old one's credentials do not come with it
+    data = merge_secrets(given_public, {**kept, **given_secrets})
     spec, blocking, advisory = check(data, live=False, deployment=deployment)
     if spec is None:
         raise SpecInvalid(blocking)

@@ -67,6 +67,11 @@ def flatten(data, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def _set(flat: dict) -> dict:
+    """Only the fields that hold a value: an empty default ("" or no list) is the same as none."""
+    return {path: value for path, value in flat.items() if value not in (None, "", [])}
+
+
 def _scalar(item) -> str:
     if isinstance(item, dict) and set(item) == {"start", "end"}:
         return f"{item['start']}-{item['end']}" if item["start"] != item["end"] else str(item["start"])
@@ -75,7 +80,7 @@ def _scalar(item) -> str:
 
 def diff(old_public: dict, old_secrets: dict, new_public: dict, new_secrets: dict) -> list[dict]:
     """[{"path", "old", "new"}] of every field that differs; a secret's values are never shown."""
-    before, after = flatten(old_public), flatten(new_public)
+    before, after = _set(flatten(old_public)), _set(flatten(new_public))
     changes = [{"path": path, "old": before.get(path), "new": after.get(path)}
                for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
     for path in [*secret_paths(), OVA_URL]:
