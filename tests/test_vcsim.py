@@ -4,7 +4,7 @@ import ssl
 import time
 
 import pytest
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from inventory.clients.errors import CertificateChanged, InvalidCredentials
 from inventory.clients.tls import context_trusting, fetch_certificate
@@ -198,3 +198,136 @@ def test_a_plain_call_can_be_slowed_down(vcsim, vcenter_si):
     started = time.monotonic()
     assert vcenter_si.CurrentTime() is not None
     assert time.monotonic() - started >= 0.65
+
+
+# --- WaitForUpdatesEx: incremental answers (simulators/vcsim/collector.go) -------------------
+
+PC = vmodl.query.PropertyCollector
+
+
+def _vm_view_collector(si, paths=("name", "runtime.powerState")):
+    """A private collector with one filter over every VM, through a ContainerView (as the inventory
+    watcher makes it)."""
+    content = si.content
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    collector = content.propertyCollector.CreatePropertyCollector()
+    collector.CreateFilter(PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)])],
+        propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=list(paths))]), partialUpdates=False)
+    return collector
+
+
+def _objects(update) -> list:
+    return [(o.kind, o.obj._moId, {c.name: c.val for c in o.changeSet}) for fs in update.filterSet for o in fs.objectSet]
+
+
+def test_wait_for_updates_sends_only_what_changed(vcsim_factory):
+    fresh = vcsim_factory()
+    actor, watcher = fresh.connect(), fresh.connect()
+    try:
+        template, pool = _template_and_pool(actor)
+        vm = wait_for_tasks(actor, [_clone(actor, template, pool, "watched-01")])
+        vm = next(iter(vm.values()))["info.result"]
+        wait_for_tasks(actor, [vm.PowerOnVM_Task()])
+        collector = _vm_view_collector(watcher)
+        first = collector.WaitForUpdatesEx("", PC.WaitOptions(maxWaitSeconds=10))
+        initial = {moid: props for _, moid, props in _objects(first)}
+        assert initial[vm._moId] == {"name": "watched-01", "runtime.powerState": "poweredOn"}
+        assert all(kind == "enter" for kind, _, _ in _objects(first))
+
+        # Nothing changes: the wait ends empty when maxWaitSeconds runs out.
+        started = time.monotonic()
+        assert collector.WaitForUpdatesEx(first.version, PC.WaitOptions(maxWaitSeconds=1)) is None
+        assert time.monotonic() - started < 3
+
+        started = time.monotonic()
+        wait_for_tasks(actor, [vm.PowerOffVM_Task()])
+        update = collector.WaitForUpdatesEx(first.version, PC.WaitOptions(maxWaitSeconds=10))
+        assert time.monotonic() - started < 2
+        assert _objects(update) == [("modify", vm._moId, {"runtime.powerState": "poweredOff"})]  # not the name
+        assert int(update.version) > int(first.version)
+
+        clone = next(iter(wait_for_tasks(actor, [_clone(actor, template, pool, "watched-02")]).values()))["info.result"]
+        update2 = collector.WaitForUpdatesEx(update.version, PC.WaitOptions(maxWaitSeconds=10))
+        assert _objects(update2) == [("enter", clone._moId, {"name": "watched-02", "runtime.powerState": "poweredOff"})]
+        wait_for_tasks(actor, [clone.Destroy_Task()])
+        update3 = collector.WaitForUpdatesEx(update2.version, PC.WaitOptions(maxWaitSeconds=10))
+        assert _objects(update3) == [("leave", clone._moId, {})]
+
+        # A version this collector never gave is refused, as vCenter does.
+        for bogus in ("bogus", str(int(update3.version) + 100)):
+            with pytest.raises(vmodl.query.InvalidCollectorVersion):
+                collector.WaitForUpdatesEx(bogus, PC.WaitOptions(maxWaitSeconds=1))
+        collector.DestroyPropertyCollector()
+    finally:
+        disconnect(actor)
+        disconnect(watcher)
+
+
+def test_wait_for_updates_truncates_at_max_object_updates(vcsim_factory):
+    fresh = vcsim_factory("-clusters", "1", "-hosts", "2", "-vms", "7")
+    si = fresh.connect()
+    try:
+        collector = _vm_view_collector(si)
+        version, seen, answers = "", set(), 0
+        while True:
+            update = collector.WaitForUpdatesEx(version, PC.WaitOptions(maxWaitSeconds=5, maxObjectUpdates=3))
+            answers += 1
+            objects = _objects(update)
+            assert len(objects) <= 3
+            seen.update(moid for _, moid, _ in objects)
+            version = update.version
+            if not update.truncated:
+                break
+        assert len(seen) == 8 and answers == 3  # 7 VMs and the template, 3 + 3 + 2
+    finally:
+        disconnect(si)
+
+
+def test_two_sessions_waiting_on_the_default_collector_both_hear_a_change(vcsim_factory):
+    """govmomi's collector registered each waiting collector under its id: two sessions waiting on
+    the default PropertyCollector replaced each other, and the first heard nothing more."""
+    fresh = vcsim_factory()
+    sessions = [fresh.connect(), fresh.connect()]
+    try:
+        template, pool = _template_and_pool(sessions[0])
+        versions = []
+        for si in sessions:
+            vm = si.content.searchIndex.FindByInventoryPath("VIO-Datacenter/vm/ubuntu-16.04-vio-template")
+            si.content.propertyCollector.CreateFilter(PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=vm)],
+                                                                   propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=["name"])]), False)
+            versions.append(si.content.propertyCollector.WaitForUpdatesEx("", PC.WaitOptions(maxWaitSeconds=5)).version)
+        template.Rename_Task("ubuntu-16.04-vio-template-renamed")
+        for si, version in zip(sessions, versions):
+            update = si.content.propertyCollector.WaitForUpdatesEx(version, PC.WaitOptions(maxWaitSeconds=10))
+            assert update is not None and _objects(update)[0][2] == {"name": "ubuntu-16.04-vio-template-renamed"}
+    finally:
+        for si in sessions:
+            disconnect(si)
+
+
+def test_cancel_wait_for_updates_ends_the_wait(vcsim_factory):
+    import threading
+
+    fresh = vcsim_factory()
+    si = fresh.connect()
+    try:
+        collector = _vm_view_collector(si)
+        first = collector.WaitForUpdatesEx("", PC.WaitOptions(maxWaitSeconds=5))
+        caught = {}
+
+        def wait():
+            try:
+                collector.WaitForUpdatesEx(first.version, PC.WaitOptions(maxWaitSeconds=30))
+            except vmodl.fault.RequestCanceled as fault:
+                caught["fault"] = fault
+
+        waiter = threading.Thread(target=wait)
+        started = time.monotonic()
+        waiter.start()
+        time.sleep(0.5)
+        collector.CancelWaitForUpdates()
+        waiter.join(10)
+        assert isinstance(caught.get("fault"), vmodl.fault.RequestCanceled) and time.monotonic() - started < 5
+    finally:
+        disconnect(si)

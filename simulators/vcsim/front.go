@@ -120,6 +120,7 @@ func (h *harness) serveTask(w http.ResponseWriter, r *http.Request, call soapCal
 	if o := h.overrides[method.Name]; o != nil {
 		real = func() (types.AnyType, types.BaseMethodFault) { return o(method) }
 	}
+	real = reportingChanges(method.Name, method.This, real)
 	task := h.tasks.start(entity, method.Name)
 	h.tasks.begin(task)
 	if p.delay > 0 {

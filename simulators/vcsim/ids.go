@@ -24,10 +24,12 @@ import (
 type vcenterIDs struct {
 	mu      sync.Mutex
 	renamed map[types.ManagedObjectReference]types.ManagedObjectReference
+	pending map[types.ManagedObjectReference]types.ManagedObjectReference // datastores not yet fixed in host lists
 }
 
 func installVcenterIDs() *vcenterIDs {
-	ids := &vcenterIDs{renamed: map[types.ManagedObjectReference]types.ManagedObjectReference{}}
+	ids := &vcenterIDs{renamed: map[types.ManagedObjectReference]types.ManagedObjectReference{},
+		pending: map[types.ManagedObjectReference]types.ManagedObjectReference{}}
 	simulator.Map.AddHandler(ids)
 	return ids
 }
@@ -51,7 +53,16 @@ func (ids *vcenterIDs) PutObject(obj mo.Reference) {
 		ds.Summary.Url = datastoreURL(old.Value, ds.Summary.Type)
 	}
 	if e, ok := obj.(mo.Entity); ok && e.Entity().Parent != nil {
-		if parent := simulator.Map.Get(*e.Entity().Parent); parent != nil {
+		switch parent := simulator.Map.Get(*e.Entity().Parent).(type) {
+		case nil:
+		case *simulator.Folder: // the common case, without walking the folder by reflection
+			for i := len(parent.ChildEntity) - 1; i >= 0; i-- { // the new child is last
+				if parent.ChildEntity[i] == old {
+					parent.ChildEntity[i] = want
+					break
+				}
+			}
+		default:
 			replaceRefs(reflect.ValueOf(parent), old, want)
 		}
 	}
@@ -88,6 +99,7 @@ func (ids *vcenterIDs) shape(obj mo.Reference, old types.ManagedObjectReference)
 	ids.mu.Lock()
 	defer ids.mu.Unlock()
 	if known, ok := ids.renamed[old]; ok { // a shared datastore registered again by its next host
+		ids.pending[old] = known
 		return known, true
 	}
 	if m := simpleID.FindStringSubmatch(old.Value); m != nil {
@@ -101,6 +113,9 @@ func (ids *vcenterIDs) shape(obj mo.Reference, old types.ManagedObjectReference)
 		return old, false
 	}
 	ids.renamed[old] = want
+	if _, ok := obj.(*simulator.Datastore); ok {
+		ids.pending[old] = want
+	}
 	return want, true
 }
 
@@ -124,7 +139,8 @@ func folderPrefix(childTypes []string) string {
 
 // fixHostDatastores replaces renamed datastore references in the lists the simulator filled
 // before the datastore was registered: the host's, its datastore system's, its compute
-// resource's and its datastore browsers'.
+// resource's and the new datastore's browser's. Only datastores renamed since the last fix are
+// looked for (a host's lists hold hundreds of datastores at scale).
 func (ids *vcenterIDs) fixHostDatastores(ref types.ManagedObjectReference) {
 	host, ok := simulator.Map.Get(ref).(*simulator.HostSystem)
 	if !ok {
@@ -132,9 +148,12 @@ func (ids *vcenterIDs) fixHostDatastores(ref types.ManagedObjectReference) {
 	}
 	ids.mu.Lock()
 	defer ids.mu.Unlock()
+	if len(ids.pending) == 0 {
+		return
+	}
 	fix := func(refs []types.ManagedObjectReference) {
 		for i, ref := range refs {
-			if want, ok := ids.renamed[ref]; ok {
+			if want, ok := ids.pending[ref]; ok {
 				refs[i] = want
 			}
 		}
@@ -151,13 +170,14 @@ func (ids *vcenterIDs) fixHostDatastores(ref types.ManagedObjectReference) {
 	case *mo.ComputeResource:
 		fix(cr.Datastore)
 	}
-	for _, ref := range dss.Datastore {
-		if ds, ok := simulator.Map.Get(ref).(*simulator.Datastore); ok {
+	for _, want := range ids.pending {
+		if ds, ok := simulator.Map.Get(want).(*simulator.Datastore); ok {
 			if browser, ok := simulator.Map.Get(ds.Browser).(*simulator.HostDatastoreBrowser); ok {
 				fix(browser.Datastore)
 			}
 		}
 	}
+	ids.pending = map[types.ManagedObjectReference]types.ManagedObjectReference{}
 }
 
 // datastoreURL is the summary.url vCenter shows: ds:///vmfs/volumes/<uuid>/ for VMFS, and

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -17,6 +19,10 @@ import (
 // Scale adds generic objects to the VIO inventory, for benchmarks.
 type Scale struct {
 	Datacenters, Clusters, HostsPerCluster, VMs, Portgroups, Datastores int
+	// DatastoreScope: "datacenter" mounts each extra datastore on every host of the datacenter;
+	// "cluster" on the hosts of one cluster, the clusters in turn (as VMFS volumes are: vSphere
+	// allows 64 hosts a volume).
+	DatastoreScope string
 }
 
 type clusterShape struct {
@@ -53,24 +59,24 @@ const (
 
 type builder struct {
 	ids     *vcenterIDs
+	session *simulator.Session // the session the VMs are made in (see createVMs)
 	ctx     context.Context
 	client  *vim25.Client
 	dataDir string
+	mu      sync.Mutex // guards counts
 	counts  map[string]int
+	mark    time.Time // the end of the last phase logged
 }
 
 // buildInventory creates the inventory through the simulator's own API, in process (no HTTP),
 // so that every object is what a real client would have made.
-func buildInventory(ctx context.Context, service *simulator.Service, scale Scale, ids *vcenterIDs) (map[string]int, error) {
+// Its datastores' files live under dataDir, which the caller removes when the simulator stops.
+func buildInventory(ctx context.Context, service *simulator.Service, scale Scale, ids *vcenterIDs, dataDir string, session *simulator.Session) (map[string]int, error) {
 	client, err := vim25.NewClient(ctx, service)
 	if err != nil {
 		return nil, err
 	}
-	dataDir, err := os.MkdirTemp("", "vio-vcsim-")
-	if err != nil {
-		return nil, err
-	}
-	b := &builder{ids: ids, ctx: ctx, client: client, dataDir: dataDir, counts: map[string]int{}}
+	b := &builder{ids: ids, session: session, ctx: ctx, client: client, dataDir: dataDir, counts: map[string]int{}, mark: time.Now()}
 	setHostHardware()
 	for n := 0; n < max(scale.Datacenters, 1); n++ {
 		name := vioDatacenter
@@ -111,7 +117,7 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 	if err != nil {
 		return err
 	}
-	b.counts["datacenters"]++
+	b.count("datacenters", 1)
 	folders, err := dc.Folders(ctx)
 	if err != nil {
 		return err
@@ -138,19 +144,21 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 		shapes = append(shapes, clusterShape{fmt.Sprintf("Scale-%02d", i+1), prefix, scale.HostsPerCluster, true})
 	}
 
+	made, err := b.createClusters(folders.HostFolder, dvs, shapes, name, len(shapes)-scale.Clusters)
+	if err != nil {
+		return err
+	}
 	var allHosts, computeHosts []*object.HostSystem
 	var pools []*object.ResourcePool
-	for _, shape := range shapes {
-		hosts, pool, err := b.createCluster(folders.HostFolder, dvs, shape, name)
-		if err != nil {
-			return fmt.Errorf("cluster %s: %w", shape.name, err)
-		}
-		allHosts = append(allHosts, hosts...)
+	for i, shape := range shapes {
+		allHosts = append(allHosts, made[i].hosts...)
 		if shape.compute {
-			computeHosts = append(computeHosts, hosts...)
+			computeHosts = append(computeHosts, made[i].hosts...)
 		}
-		pools = append(pools, pool)
+		pools = append(pools, made[i].pool)
 	}
+
+	b.phase("hosts (in clusters, on the switch)", len(allHosts))
 
 	// "VM Network" is on every host's vSwitch0; the simulator leaves its host list empty.
 	setNetworkHosts(folders.NetworkFolder.Reference(), "VM Network", allHosts)
@@ -164,7 +172,11 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 	}
 	shared := []sharedShape{{"vio-shared-nfs", allHosts, 8, 6}, {"vio-compute-nfs", computeHosts, 16, 12}}
 	for i := 0; i < scale.Datastores; i++ {
-		shared = append(shared, sharedShape{fmt.Sprintf("scale-nfs-%03d", i+1), allHosts, 4, 3})
+		hosts := allHosts
+		if scale.DatastoreScope == "cluster" {
+			hosts = made[i%len(made)].hosts
+		}
+		shared = append(shared, sharedShape{fmt.Sprintf("scale-nfs-%03d", i+1), hosts, 4, 3})
 	}
 	for _, ds := range shared {
 		if len(ds.hosts) == 0 {
@@ -188,13 +200,14 @@ func (b *builder) datacenter(name string, vio bool, scale Scale) error {
 
 	// Each host's mount added the shared datastore to the folder again; vCenter lists it once.
 	dedupeChildren(folders.DatastoreFolder.Reference())
+	b.phase("datastores", len(shared)+len(allHosts))
 
 	if vio {
 		if err := b.createTemplate(folders.VmFolder, pools[0], "ubuntu-16.04-vio-template"); err != nil {
 			return fmt.Errorf("template: %w", err)
 		}
 	}
-	return b.createVMs(folders.VmFolder, pools, allHosts, name, scale.VMs)
+	return b.createVMs(folders.VmFolder, pools, name, scale.VMs)
 }
 
 func (b *builder) createSwitch(networkFolder *object.Folder, name string) (*object.DistributedVirtualSwitch, error) {
@@ -213,7 +226,7 @@ func (b *builder) createSwitch(networkFolder *object.Folder, name string) (*obje
 	if err != nil {
 		return nil, err
 	}
-	b.counts["switches"]++
+	b.count("switches", 1)
 	ref := info.Result.(types.ManagedObjectReference)
 	// The simulator ignores maxMtu in the create spec; VIO's data network wants jumbo frames.
 	dvs := simulator.Map.Get(ref).(*simulator.DistributedVirtualSwitch)
@@ -248,8 +261,41 @@ func (b *builder) createPortgroups(dvs *object.DistributedVirtualSwitch, shapes 
 	if err != nil {
 		return err
 	}
-	b.counts["portgroups"] += len(specs)
+	b.count("portgroups", len(specs))
 	return task.Wait(b.ctx)
+}
+
+func (b *builder) count(what string, n int) {
+	b.mu.Lock()
+	b.counts[what] += n
+	b.mu.Unlock()
+}
+
+type madeCluster struct {
+	hosts []*object.HostSystem
+	pool  *object.ResourcePool
+}
+
+// createClusters makes the clusters of shapes: the first `ordered` one after the other, so that
+// the VIO clusters and their hosts get the same ids on every run; the scale clusters on every
+// core (adding a host costs the simulator an XML copy of a whole host, about 2.5 ms; calls on
+// different clusters run side by side, as concurrent clients' calls do).
+func (b *builder) createClusters(hostFolder *object.Folder, dvs *object.DistributedVirtualSwitch, shapes []clusterShape, dcName string, ordered int) ([]madeCluster, error) {
+	made := make([]madeCluster, len(shapes))
+	create := func(i int) error {
+		hosts, pool, err := b.createCluster(hostFolder, dvs, shapes[i], dcName)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", shapes[i].name, err)
+		}
+		made[i] = madeCluster{hosts, pool}
+		return nil
+	}
+	for i := 0; i < ordered; i++ {
+		if err := create(i); err != nil {
+			return nil, err
+		}
+	}
+	return made, inParallel(len(shapes)-ordered, func(i int) error { return create(ordered + i) })
 }
 
 func (b *builder) createCluster(hostFolder *object.Folder, dvs *object.DistributedVirtualSwitch, shape clusterShape, dcName string) ([]*object.HostSystem, *object.ResourcePool, error) {
@@ -258,7 +304,7 @@ func (b *builder) createCluster(hostFolder *object.Folder, dvs *object.Distribut
 	if err != nil {
 		return nil, nil, err
 	}
-	b.counts["clusters"]++
+	b.count("clusters", 1)
 	enableHA(cluster.Reference())
 
 	suffix := ".vio.local"
@@ -284,7 +330,7 @@ func (b *builder) createCluster(hostFolder *object.Folder, dvs *object.Distribut
 			Host:      host.Reference(),
 		})
 	}
-	b.counts["hosts"] += len(hosts)
+	b.count("hosts", len(hosts))
 	fixClusterSummary(cluster.Reference())
 	if len(hosts) > 0 {
 		task, err := dvs.Reconfigure(ctx, members)
@@ -358,89 +404,6 @@ func dedupeChildren(ref types.ManagedObjectReference) {
 	})
 }
 
-func (b *builder) datastoreDir(dcName, name string) (string, error) {
-	dir := filepath.Join(b.dataDir, dcName, name)
-	return dir, os.MkdirAll(dir, 0o700)
-}
-
-func (b *builder) createNasDatastore(dcName, name string, hosts []*object.HostSystem) (types.ManagedObjectReference, error) {
-	var ref types.ManagedObjectReference
-	dir, err := b.datastoreDir(dcName, name)
-	if err != nil {
-		return ref, err
-	}
-	for _, host := range hosts {
-		dss, err := host.ConfigManager().DatastoreSystem(b.ctx)
-		if err != nil {
-			return ref, err
-		}
-		ds, err := dss.CreateNasDatastore(b.ctx, types.HostNasVolumeSpec{
-			RemoteHost: "nfs.vio.local", RemotePath: "/export/" + name, LocalPath: dir,
-			AccessMode: string(types.HostMountModeReadWrite), Type: string(types.HostFileSystemVolumeFileSystemTypeNFS),
-		})
-		if err != nil {
-			return ref, err
-		}
-		b.ids.fixHostDatastores(host.Reference())
-		ref = ds.Reference()
-	}
-	b.counts["datastores"]++
-	setMounts(ref, hosts)
-	return ref, nil
-}
-
-// setSize gives a datastore the size of a real array; the simulator reports the size of the
-// file system its temporary directory is on.
-func setSize(ref types.ManagedObjectReference, capacityTB, freeTB float64) {
-	const tb = 1 << 40
-	ds := simulator.Map.Get(ref).(*simulator.Datastore)
-	simulator.Map.WithLock(ds, func() {
-		ds.Summary.Capacity, ds.Summary.FreeSpace = int64(capacityTB*tb), int64(freeTB*tb)
-		info := ds.Info.GetDatastoreInfo()
-		info.FreeSpace, info.MaxFileSize = ds.Summary.FreeSpace, ds.Summary.FreeSpace
-	})
-}
-
-func (b *builder) createLocalDatastore(dcName string, host *object.HostSystem, name string) error {
-	dir, err := b.datastoreDir(dcName, name)
-	if err != nil {
-		return err
-	}
-	dss, err := host.ConfigManager().DatastoreSystem(b.ctx)
-	if err != nil {
-		return err
-	}
-	ds, err := dss.CreateLocalDatastore(b.ctx, name, dir)
-	if err != nil {
-		return err
-	}
-	b.ids.fixHostDatastores(host.Reference())
-	b.counts["datastores"]++
-	setSize(ds.Reference(), 1.8, 1.6)
-	simulator.Map.WithLock(simulator.Map.Get(ds.Reference()), func() {
-		simulator.Map.Get(ds.Reference()).(*simulator.Datastore).Summary.Type = string(types.HostFileSystemVolumeFileSystemTypeVMFS)
-	})
-	return nil
-}
-
-// setMounts lists every mounting host on the datastore, as vCenter does; the simulator keeps only
-// the last host that mounted it.
-func setMounts(ref types.ManagedObjectReference, hosts []*object.HostSystem) {
-	ds := simulator.Map.Get(ref).(*simulator.Datastore)
-	mounts := make([]types.DatastoreHostMount, 0, len(hosts))
-	for _, host := range hosts {
-		mounts = append(mounts, types.DatastoreHostMount{
-			Key: host.Reference(),
-			MountInfo: types.HostMountInfo{
-				AccessMode: string(types.HostMountModeReadWrite),
-				Mounted:    types.NewBool(true),
-				Accessible: types.NewBool(true),
-			},
-		})
-	}
-	simulator.Map.WithLock(ds, func() { ds.Host = mounts })
-}
-
 func (b *builder) vmSpec(name string, datastore string) types.VirtualMachineConfigSpec {
 	var devices object.VirtualDeviceList
 	scsi, _ := devices.CreateSCSIController("pvscsi")
@@ -468,35 +431,14 @@ func (b *builder) createTemplate(vmFolder *object.Folder, pool *object.ResourceP
 	if err != nil {
 		return err
 	}
-	b.counts["templates"]++
+	b.count("templates", 1)
 	return object.NewVirtualMachine(b.client, info.Result.(types.ManagedObjectReference)).MarkAsTemplate(b.ctx)
 }
 
-func (b *builder) createVMs(vmFolder *object.Folder, pools []*object.ResourcePool, hosts []*object.HostSystem, dcName string, count int) error {
-	if count == 0 || len(pools) == 0 {
-		return nil
-	}
-	folder, err := vmFolder.CreateFolder(b.ctx, "Workloads")
-	if err != nil {
-		return err
-	}
-	for i := 0; i < count; i++ {
-		name := fmt.Sprintf("%s-vm-%05d", dcName, i+1)
-		task, err := folder.CreateVM(b.ctx, b.vmSpec(name, "vio-shared-nfs"), pools[i%len(pools)], nil)
-		if err != nil {
-			return err
-		}
-		info, err := task.WaitForResult(b.ctx, nil)
-		if err != nil {
-			return err
-		}
-		vm := object.NewVirtualMachine(b.client, info.Result.(types.ManagedObjectReference))
-		if i%4 != 3 { // a quarter stays off, as in any real estate
-			if _, err := vm.PowerOn(b.ctx); err != nil {
-				return err
-			}
-		}
-	}
-	b.counts["vms"] += count
-	return nil
+// phase logs how long the build took since the last phase, with the heap's size.
+func (b *builder) phase(what string, n int) {
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	log.Printf("inventory: %d %s in %.1fs (heap %d MB)", n, what, time.Since(b.mark).Seconds(), mem.HeapAlloc>>20)
+	b.mark = time.Now()
 }
