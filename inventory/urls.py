@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from inventory.views import browser, endpoints
+from inventory.views import browser, endpoints, vms
 
 
 class EndpointKind:
@@ -25,4 +25,5 @@ urlpatterns = [
     path(f"{kinds}/<int:pk>/edit/", endpoints.endpoint_edit, name="endpoint-edit"),
     path(f"{kinds}/<int:pk>/delete/", endpoints.endpoint_delete, name="endpoint-delete"),
     path("vcenters/<int:pk>/inventory/", browser.vcenter_inventory, name="vcenter-inventory"),
+    path("vcenters/<int:pk>/inventory/vms/", vms.vcenter_vms, name="vcenter-vms"),
 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: VIO Manager on the bundled simulators, with nothing but Python and Go.
-# Web on http://127.0.0.1:8000, a Celery worker (with beat), the vCenter simulator on 127.0.0.1:8989
-# and the NSX-v Manager emulator on 127.0.0.1:8990.
+# Web on http://127.0.0.1:8000, a Celery worker (with beat), the inventory watcher (manage.py
+# watch_inventory: keeps every vCenter's picture live), the vCenter simulator on 127.0.0.1:8989 and
+# the NSX-v Manager emulator on 127.0.0.1:8990.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ export DJANGO_DEBUG=${DJANGO_DEBUG:-0}
 export VIO_HTTPS=0                       # plain HTTP, on loopback only
 export DJANGO_ALLOWED_HOSTS=${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}
 WEB=${VIO_DEMO_WEB:-127.0.0.1:8000}
+export VIO_PUBLIC_URL=${VIO_PUBLIC_URL:-http://$WEB/}   # what the appliance registers in vCenter
 VCSIM_LISTEN=${VIO_DEMO_VCSIM:-127.0.0.1:8989}
 NSXV_LISTEN=${VIO_DEMO_NSXV:-127.0.0.1:8990}
 OVA_LISTEN=${VIO_DEMO_OVA:-127.0.0.1:8991}
@@ -54,6 +56,9 @@ for _ in $(seq 1 100); do [ -s var/nsxv/ready.json ] && break; sleep 0.1; done
 
 $PY -m celery -A vio_manager worker --beat --concurrency 2 --loglevel INFO > var/log/worker.log 2>&1 &
 pids+=($!)
+# The live inventory: one watcher per vCenter, under a lease in the database (see README).
+$PY manage.py watch_inventory > var/log/watcher.log 2>&1 &
+pids+=($!)
 # The appliance OVA the wizard's last step asks for, built here and served on loopback.
 [ -s var/appliance/vio-appliance.ova ] || scripts/build-ova.sh var/appliance/vio-appliance.ova > var/log/ova.log
 $PY -m http.server --bind "${OVA_LISTEN%:*}" --directory var/appliance "${OVA_LISTEN##*:}" > var/log/ova-http.log 2>&1 &
@@ -89,7 +94,7 @@ cat <<INFO
   VIO Manager         http://$WEB/
 $admin_lines
   Appliance OVA       http://$OVA_LISTEN/vio-appliance.ova  (for the wizard's last step)
-  Logs                var/log/ (web, worker, vcsim, nsxv)
+  Logs                var/log/ (web, worker, watcher, vcsim, nsxv)
 
 Start at vCenters -> Add vCenter with the simulator's address above.
 

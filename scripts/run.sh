@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make run: the production processes (gunicorn, Celery worker, Celery beat) in the foreground,
+# make run: the production processes (gunicorn, Celery worker, Celery beat, the inventory watcher) in the foreground,
 # against the PostgreSQL and Redis named by DATABASE_URL and CELERY_BROKER_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +24,8 @@ pids+=($!)
 $PY -m celery -A vio_manager worker --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel INFO &
 pids+=($!)
 $PY -m celery -A vio_manager beat --loglevel INFO &
+pids+=($!)
+# The live inventory (one watcher per vCenter across every machine: leases in the database).
+$PY manage.py watch_inventory &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -65,6 +65,19 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
     messages = list(run.events.values_list("message", flat=True))
     assert messages[0].startswith("Run 1 created") and any("not executed: simulated hosts" in m for m in messages)
 
+    # Every VM, the folder and the pool it made carry the custom attribute naming the deployment.
+    made = run.steps.get(key="folders").output
+    expected = f"{deployment.name} (id {deployment.pk})"
+    fields = {f.managedObjectType: f.key for f in si.content.customFieldsManager.field if f.name == "VIO Manager deployment"}
+    marked = {r["_obj"]._moId: {v.key: v.value for v in r.get("customValue") or []}.get(fields[kind]) for kind in (
+        vim.VirtualMachine, vim.Folder, vim.ResourcePool) for r in collect(si, kind, ["customValue"])}
+    for moid in [row["_obj"]._moId for row in ours.values()] + [made["folder"], made["pool"]]:
+        assert marked[moid] == expected, moid
+    assert not [moid for moid, value in marked.items() if value and moid not in
+                {row["_obj"]._moId for row in ours.values()} | {made["folder"], made["pool"]}]  # nothing else
+    unmarked = ours["cloud1-controller-01"]["_obj"] if "cloud1-controller-01" in ours else next(iter(ours.values()))["_obj"]
+    si.content.customFieldsManager.SetField(entity=unmarked, key=fields[vim.VirtualMachine], value="")  # cleared in vCenter
+
     # A second run adopts everything the first made: same VMs, the template reused.
     run2 = runs.start_run(deployment, parse(data)[0])
     tasks.advance_run.delay(run2.pk)
@@ -73,6 +86,10 @@ def test_a_dvs_run_builds_every_vm_and_renders_the_bundle(vcsim_factory, celery_
     assert run2.steps.get(key="import_ova").output["reused"] is True
     again = [r["name"] for r in collect(si, vim.VirtualMachine, ["name"]) if r["name"].startswith("cloud1-")]
     assert sorted(again) == sorted(ours)
+    remarked = collect(si, vim.VirtualMachine, ["customValue"], root=vim.Folder(made["folder"], si._stub))
+    values = {r["_obj"]._moId: {v.key: v.value for v in r.get("customValue") or []}.get(fields[vim.VirtualMachine])
+              for r in remarked}
+    assert values[unmarked._moId] == expected  # the adopting run set it again
 
 
 def test_a_failed_step_fails_the_run_with_its_reason_and_starts_nothing_after_it(vcsim_factory, celery_worker, ova_url):

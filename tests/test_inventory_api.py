@@ -125,3 +125,73 @@ def test_delete_removes_the_inventory(admin_client, vcsim):
     assert sync.sync_vcenter(created["id"]).ok and m.Host.objects.filter(vcenter_id=created["id"]).count() == 11
     assert admin_client.delete(f"/api/v1/vcenters/{created['id']}/").status_code == 204
     assert not m.Host.objects.filter(vcenter_id=created["id"]).exists()
+
+
+# --- VMs: paged and filtered; the picture's liveness -------------------------------------------
+
+@pytest.fixture
+def vms_vcenter(vcsim_factory):
+    from testkit.spec import registered_vcenter
+
+    handle = vcsim_factory("-vms", "30")
+    return registered_vcenter(handle)
+
+
+def test_vms_are_paged_and_filtered(admin_client, vms_vcenter):
+    url = f"/api/v1/vcenters/{vms_vcenter.pk}/inventory/vms/"
+    everything = admin_client.get(url, {"limit": 500}).json()
+    assert everything["count"] == 31 and len(everything["results"]) == 31  # 30 VMs and the template
+    names = [vm["name"] for vm in everything["results"]]
+    assert names == sorted(names)
+
+    first = admin_client.get(url, {"limit": 10}).json()
+    second = admin_client.get(first["next"]).json()
+    assert [vm["moid"] for vm in first["results"] + second["results"]] == [vm["moid"] for vm in everything["results"][:20]]
+    # Never more than a page of 500, whatever is asked; a default page of 100.
+    assert admin_client.get(url, {"limit": 100000}).json()["results"].__len__() == 31
+    from inventory.api.views import VmPagination
+    assert VmPagination.max_limit == 500 and VmPagination.default_limit == 100
+
+    templates = admin_client.get(url, {"template": "true"}).json()["results"]
+    assert [vm["name"] for vm in templates] == ["ubuntu-16.04-vio-template"] and templates[0]["template"]
+    assert admin_client.get(url, {"template": "false"}).json()["count"] == 30
+    on = admin_client.get(url, {"power_state": "poweredOn", "template": "false"}).json()
+    assert on["count"] == sum(1 for vm in everything["results"] if vm["power_state"] == "poweredOn" and not vm["template"]) > 0
+    sample = everything["results"][5]
+    by_host = admin_client.get(url, {"host": sample["host"]}).json()["results"]
+    assert by_host and all(vm["host"] == sample["host"] for vm in by_host) and sample["moid"] in {vm["moid"] for vm in by_host}
+    by_cluster = admin_client.get(url, {"cluster": sample["cluster"]}).json()["results"]
+    assert all(vm["cluster"] == sample["cluster"] for vm in by_cluster) and len(by_cluster) >= len(by_host)
+    assert admin_client.get(url, {"name": sample["name"].upper()}).json()["results"][0]["moid"] == sample["moid"]
+    m.VirtualMachine.objects.filter(moid=sample["moid"]).update(deployment_id="42", role="controller")
+    tagged = admin_client.get(url, {"deployment": "42"}).json()["results"]
+    assert [(vm["moid"], vm["role"]) for vm in tagged] == [(sample["moid"], "controller")]
+    assert admin_client.get(url, {"power_state": "sleeping"}).status_code == 400
+
+    summary = admin_client.get(f"/api/v1/vcenters/{vms_vcenter.pk}/inventory/").json()
+    assert summary["vms"]["count"] == 31 and summary["vms"]["url"].endswith(url)
+    assert summary["is_live"] is False and summary["live"].endswith("/inventory/live/")
+
+
+def test_the_api_says_whether_the_picture_is_live(admin_client, vms_vcenter, settings):
+    from django.utils import timezone
+
+    from inventory.services import lease
+
+    vcenter_url = f"/api/v1/vcenters/{vms_vcenter.pk}/"
+    detail = admin_client.get(vcenter_url).json()
+    assert detail["live"]["is_live"] is False and detail["live"]["state"] == "idle" and detail["live"]["confirmed_at"] is None
+    assert detail["extension"]["state"] in ("registered", "failed")  # tried when the certificate was accepted
+
+    token = lease.acquire(vms_vcenter.pk, "a-watcher")
+    now = timezone.now()
+    lease.update(vms_vcenter.pk, "a-watcher", token, state="live", live_since=now, confirmed_at=now)
+    live = admin_client.get(vcenter_url + "inventory/live/").json()
+    assert live["is_live"] is True and live["live_since"] and live["confirmed_at"] and live["generation"] >= 1
+    assert admin_client.get(vcenter_url).json()["is_stale"] is False
+
+    # vCenter's last answer too old: not live, whatever the lease says.
+    old = now - timezone.timedelta(seconds=settings.VIO_INVENTORY_LIVE_SECONDS + 1)
+    m.InventoryWatch.objects.filter(pk=vms_vcenter.pk).update(confirmed_at=old)
+    live = admin_client.get(vcenter_url + "inventory/live/").json()
+    assert live["is_live"] is False and live["live_since"] is None and live["confirmed_at"]

@@ -327,3 +327,42 @@ def test_never_two_syncs_at_once_for_one_vcenter(vcsim):
     first.join(30)
     assert len(results) == 2 and results[1].ok
     assert m.SyncRecord.objects.filter(vcenter=vcenter).count() == 1
+
+
+def test_beat_fully_syncs_a_live_vcenter_only_as_a_safety_net(synced, settings):
+    """A vCenter whose picture a watcher keeps live is re-synced by beat every
+    VIO_INVENTORY_FULL_SYNC_MINUTES only; one that is not live, at every round."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.services import lease
+
+    token = lease.acquire(synced.pk, "a-watcher")
+    now = timezone.now()
+    lease.update(synced.pk, "a-watcher", token, state=m.WatchState.LIVE, live_since=now, confirmed_at=now,
+                 last_full_sync_at=now - timedelta(minutes=settings.VIO_INVENTORY_FULL_SYNC_MINUTES - 1))
+    sync.sync_all()
+    assert m.VCenter.objects.get(pk=synced.pk).sync_state == SyncState.IDLE  # live, and fully synced lately
+
+    m.InventoryWatch.objects.filter(pk=synced.pk).update(
+        last_full_sync_at=now - timedelta(minutes=settings.VIO_INVENTORY_FULL_SYNC_MINUTES + 1))
+    sync.sync_all()
+    assert m.VCenter.objects.get(pk=synced.pk).sync_state == SyncState.QUEUED  # the safety net
+
+    m.VCenter.objects.filter(pk=synced.pk).update(sync_state=SyncState.IDLE)
+    lease.release(synced.pk, "a-watcher", token)  # no watcher: every round again
+    sync.sync_all()
+    assert m.VCenter.objects.get(pk=synced.pk).sync_state == SyncState.QUEUED
+
+
+def test_every_vm_and_its_places_are_stored(synced, vcenter_si):
+    rows = collect(vcenter_si, vim.VirtualMachine, ["name", "runtime.host", "config.template", "parent"])
+    stored = {vm.moid: vm for vm in m.VirtualMachine.objects.filter(vcenter=synced)}
+    assert set(stored) == {r["_obj"]._moId for r in rows}
+    for row in rows:
+        vm = stored[row["_obj"]._moId]
+        assert (vm.name, vm.template, vm.folder_moid) == (row["name"], row["config.template"], row["parent"]._moId)
+        assert vm.host_moid == (row["runtime.host"]._moId if row.get("runtime.host") else "")
+    record = synced.sync_records.first()
+    assert record.counts["vms"] == len(rows) and record.round_trips <= 6  # VMs cost no extra round trip

@@ -349,14 +349,45 @@ FILE_UPLOAD_HANDLERS = [
 # key, SHA-1): the administrator's explicit choice; the certificate stays the only one trusted.
 VIO_TLS_ALLOW_WEAK_PINNED = env_bool("VIO_TLS_ALLOW_WEAK_PINNED", False)
 
+# Deployment health: how often it is judged against the live picture (a change is logged), and the
+# free space under which a datastore a VM lives on is reported.
+VIO_HEALTH_SECONDS = env_int("VIO_HEALTH_SECONDS", 10)
+VIO_HEALTH_DATASTORE_FREE_PERCENT = env_int("VIO_HEALTH_DATASTORE_FREE_PERCENT", 10)
+
 # How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
 VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
 # A sync still "running" after this long is taken to have died with its worker.
 VIO_SYNC_STALE_SECONDS = env_int("VIO_SYNC_STALE_SECONDS", 600)
 
+# The live inventory (manage.py watch_inventory): one watcher per vCenter, under a lease in the
+# database that its holder renews every VIO_WATCH_RENEW_SECONDS and that another process takes over
+# once VIO_WATCH_LEASE_SECONDS passed without a renewal. Each long poll on vCenter lasts at most
+# VIO_WATCH_POLL_SECONDS (below the socket timeout); a picture not confirmed by vCenter within
+# VIO_INVENTORY_LIVE_SECONDS is "not live". A live vCenter is fully re-synced by beat only every
+# VIO_INVENTORY_FULL_SYNC_MINUTES (the safety net); the others every VIO_INVENTORY_SYNC_MINUTES.
+VIO_WATCH_LEASE_SECONDS = env_int("VIO_WATCH_LEASE_SECONDS", 15)
+VIO_WATCH_RENEW_SECONDS = env_int("VIO_WATCH_RENEW_SECONDS", 3)
+VIO_WATCH_POLL_SECONDS = env_int("VIO_WATCH_POLL_SECONDS", 5)
+# How long a watcher's socket waits for an answer: vCenter may take long to make the first one (the
+# whole inventory); liveness does not wait for it (VIO_INVENTORY_LIVE_SECONDS).
+VIO_WATCH_SOCKET_SECONDS = env_int("VIO_WATCH_SOCKET_SECONDS", 120)
+VIO_INVENTORY_LIVE_SECONDS = env_int("VIO_INVENTORY_LIVE_SECONDS", 30)
+VIO_INVENTORY_FULL_SYNC_MINUTES = env_int("VIO_INVENTORY_FULL_SYNC_MINUTES", 60)
+if not 0 < VIO_WATCH_RENEW_SECONDS < VIO_WATCH_LEASE_SECONDS:
+    raise ImproperlyConfigured("VIO_WATCH_RENEW_SECONDS must be above 0 and below VIO_WATCH_LEASE_SECONDS.")
+
+# The appliance registers itself in every vCenter it manages (ExtensionManager) with the URL people
+# reach it at, and, when that URL is https, the SHA-1 thumbprint (vCenter's form) of the certificate
+# in VIO_TLS_CERT_FILE (PEM; docker-compose mounts it at /etc/vio-manager/tls/tls.crt).
+VIO_PUBLIC_URL = os.environ.get("VIO_PUBLIC_URL", "http://127.0.0.1:8000/")
+VIO_TLS_CERT_FILE = os.environ.get("VIO_TLS_CERT_FILE", "")
+VIO_EXTENSION_KEY = os.environ.get("VIO_EXTENSION_KEY", "com.vio-manager.appliance")
+
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "vio_manager.heartbeat", "schedule": 60.0, "options": {"expires": 55}},
     "forget-wizard-secrets": {"task": "deployments.forget_wizard_secrets", "schedule": 3600.0},
+    "check-health": {"task": "deployments.check_health", "schedule": float(VIO_HEALTH_SECONDS),
+                     "options": {"expires": float(VIO_HEALTH_SECONDS)}},
     "reap-runs": {"task": "deployments.reap_runs", "schedule": float(VIO_ENGINE_REAP_SECONDS),
                   "options": {"expires": float(VIO_ENGINE_REAP_SECONDS)}},
     "inventory-sync": {

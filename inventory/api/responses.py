@@ -43,11 +43,14 @@ class KindSummarySerializer(serializers.Serializer):
 
 
 class InventorySummarySerializer(serializers.Serializer):
-    """What the last sync found: when, and per kind a count and the URL of the list."""
+    """What the picture holds: when synced, whether it is live, and per kind a count and the URL of the list."""
 
     last_synced_at = serializers.DateTimeField(allow_null=True)
-    is_stale = serializers.BooleanField(help_text="no successful sync in two sync periods")
+    is_stale = serializers.BooleanField(help_text="not live, and no successful sync in two sync periods")
     sync_state = serializers.ChoiceField(SyncState.choices)
+    is_live = serializers.BooleanField(help_text="a watcher keeps the picture live (see live/)")
+    confirmed_at = serializers.DateTimeField(allow_null=True, help_text="vCenter's last answer to the watcher")
+    live = serializers.URLField(help_text="the liveness of the picture: cheap to poll")
 
     KINDS: tuple[str, ...] = ()  # set by the views: the inventory kinds, e.g. "resource-pools"
 
@@ -61,8 +64,20 @@ class InventorySummarySerializer(serializers.Serializer):
 class InventoryFilterSerializer(serializers.Serializer):
     """The list filters; each applies to the kinds it names and is ignored by the others."""
 
-    datacenter = serializers.CharField(required=False, help_text="a datacenter's moid (all kinds that have one)")
-    cluster = serializers.CharField(required=False, help_text="a cluster's moid: hosts and resource pools in it, "
-                                    "datastores and networks usable from every host of it")
+    datacenter = serializers.CharField(required=False, max_length=512, help_text="a datacenter's moid (all kinds that have one)")
+    cluster = serializers.CharField(required=False, max_length=512, help_text="a cluster's moid: hosts and resource pools "
+                                    "in it, datastores and networks usable from every host of it")
     kind = serializers.ChoiceField(NetworkKind.choices, required=False, help_text="networks only")
-    name = serializers.CharField(required=False, help_text="the name contains this (any case)")
+    name = serializers.CharField(required=False, max_length=255, help_text="the name contains this (any case)")
+
+
+class VmFilterSerializer(serializers.Serializer):
+    """The VM list's filters (all optional, combined with AND)."""
+
+    name = serializers.CharField(required=False, max_length=255, help_text="the name contains this (any case)")
+    power_state = serializers.ChoiceField(["poweredOn", "poweredOff", "suspended"], required=False)
+    host = serializers.CharField(required=False, max_length=255, help_text="a host's moid")
+    cluster = serializers.CharField(required=False, max_length=255, help_text="a cluster's moid")
+    deployment = serializers.CharField(required=False, max_length=64, help_text="a deployment's id (its VMs' tag)")
+    template = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                        help_text="true: templates only; false: VMs only")

@@ -1,7 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory import models as m
 from inventory.api.responses import PresentedCertificateField
+from inventory.choices import SyncState
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -31,14 +33,54 @@ class EndpointSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class LivenessSerializer(serializers.Serializer):
+    """Whether the stored picture is kept live by a watcher, and since when vCenter last confirmed it."""
+
+    is_live = serializers.BooleanField(help_text="a watcher holds the lease and vCenter answered it lately")
+    state = serializers.ChoiceField(m.WatchState.choices)
+    live_since = serializers.DateTimeField(allow_null=True, help_text="the watcher's full picture stored, updates since")
+    confirmed_at = serializers.DateTimeField(allow_null=True, help_text="vCenter's last answer to the watcher")
+    last_full_sync_at = serializers.DateTimeField(allow_null=True)
+    last_gap = serializers.CharField(allow_blank=True, help_text="why the last watch ended (a full sync followed)")
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+    sync_state = serializers.ChoiceField(SyncState.choices)
+    generation = serializers.IntegerField(help_text="rises with every change stored: poll it, reload on a change")
+
+
+class ExtensionSerializer(serializers.Serializer):
+    """The appliance's registration as an extension of this vCenter (ExtensionManager)."""
+
+    state = serializers.ChoiceField(m.ExtensionState.choices)
+    key = serializers.CharField(allow_blank=True)
+    version = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    thumbprint = serializers.CharField(allow_blank=True, help_text="SHA-1 of the appliance's certificate ('' over http)")
+    checked_at = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+
+
 class VCenterSerializer(EndpointSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-vcenter-detail")
     inventory = serializers.HyperlinkedIdentityField(view_name="api-vcenter-inventory", lookup_url_kwarg="vcenter_pk")
+    live = serializers.SerializerMethodField()
+    extension = serializers.SerializerMethodField()
 
     class Meta(EndpointSerializer.Meta):
         model = m.VCenter
-        fields = EndpointSerializer.Meta.fields + ["about", "inventory"]
+        fields = EndpointSerializer.Meta.fields + ["about", "inventory", "live", "extension"]
         read_only_fields = EndpointSerializer.Meta.read_only_fields + ["about"]
+
+    @extend_schema_field(LivenessSerializer)
+    def get_live(self, vcenter) -> dict:
+        from inventory.services.live import liveness
+
+        return LivenessSerializer(liveness(vcenter)).data
+
+    @extend_schema_field(ExtensionSerializer)
+    def get_extension(self, vcenter) -> dict:
+        details = vcenter.extension or {}
+        return ExtensionSerializer({"state": vcenter.extension_state, **{
+            name: str(details.get(name) or "") for name in ("key", "version", "url", "thumbprint", "checked_at", "message")}}).data
 
 
 class NsxManagerSerializer(EndpointSerializer):
@@ -59,7 +101,7 @@ class NsxManagerSerializer(EndpointSerializer):
 
 
 class AcceptCertificateSerializer(serializers.Serializer):
-    fingerprint = serializers.CharField(help_text="The SHA-256 fingerprint you reviewed, e.g. 4F:1A:…")
+    fingerprint = serializers.CharField(max_length=200, help_text="The SHA-256 fingerprint you reviewed, e.g. 4F:1A:…")
 
 
 class SyncRecordSerializer(serializers.ModelSerializer):
@@ -142,6 +184,21 @@ class VmTemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.VmTemplate
         fields = ["moid", "name"]
+
+
+class VirtualMachineSerializer(serializers.ModelSerializer):
+    datacenter = serializers.CharField(source="datacenter.moid", allow_null=True, default=None)
+    host = serializers.CharField(source="host_moid")
+    cluster = serializers.CharField(source="cluster_moid")
+    resource_pool = serializers.CharField(source="resource_pool_moid")
+    folder = serializers.CharField(source="folder_moid")
+    deployment = serializers.CharField(source="deployment_id", help_text="the VIO Manager deployment that made it ('' if none)")
+
+    class Meta:
+        model = m.VirtualMachine
+        fields = ["moid", "name", "datacenter", "host", "cluster", "resource_pool", "folder", "power_state",
+                  "connection_state", "tools_running_status", "ip_address", "ip_addresses", "deployment", "role",
+                  "custom_values", "template", "cpu_count", "memory_mb"]
 
 
 class TransportZoneSerializer(serializers.ModelSerializer):

@@ -13,10 +13,12 @@ from inventory import models as m
 from inventory.api import responses as r
 from inventory.api import serializers as s
 from inventory.services import endpoints, sync
+from inventory.services.live import liveness, one_snapshot
 from inventory.services.errors import CertificateNotReviewed, ServiceError
 from vio_manager.access import audit
 from vio_manager.access.roles import ADMIN, OPERATOR
 from vio_manager.api.errors import conflict
+from vio_manager.api.pagination import Pagination
 from vio_manager.api.schema import ErrorResponseSerializer
 
 
@@ -174,6 +176,7 @@ INVENTORY = {
     "resource-pools": (m.ResourcePool, s.ResourcePoolSerializer, ["cluster"]),
     "folders": (m.Folder, s.FolderSerializer, []),
     "templates": (m.VmTemplate, s.VmTemplateSerializer, []),
+    "vms": (m.VirtualMachine, s.VirtualMachineSerializer, ["datacenter"]),
 }
 
 
@@ -188,7 +191,10 @@ class InventoryRootView(generics.GenericAPIView):
 
     def get(self, request, vcenter_pk):
         vcenter = generics.get_object_or_404(m.VCenter, pk=vcenter_pk)
-        body = {"last_synced_at": vcenter.last_synced_at, "is_stale": vcenter.is_stale, "sync_state": vcenter.sync_state}
+        live = liveness(vcenter)
+        body = {"last_synced_at": vcenter.last_synced_at, "is_stale": vcenter.is_stale, "sync_state": vcenter.sync_state,
+                "is_live": live["is_live"], "confirmed_at": live["confirmed_at"],
+                "live": reverse("api-vcenter-inventory-live", args=[vcenter.pk], request=request)}
         for kind, (model, _, _) in INVENTORY.items():
             body[kind] = {
                 "count": model.objects.filter(vcenter=vcenter).count(),
@@ -234,6 +240,59 @@ class InventoryListView(generics.ListAPIView):
         if params.get("name"):
             queryset = queryset.filter(name__icontains=params["name"])
         return queryset
+
+
+class VmPagination(Pagination):
+    """Pages of at most a few hundred VMs: a vCenter may hold 40,000."""
+
+    default_limit = 100
+    max_limit = 500
+
+
+class VmListView(generics.ListAPIView):
+    """Every VM and template of this vCenter, live when a watcher keeps the picture: paged
+    (?limit=, at most 500; ?offset=) and filtered (?name=, ?power_state=, ?host=, ?cluster=,
+    ?deployment=, ?template=)."""
+
+    serializer_class = s.VirtualMachineSerializer
+    pagination_class = VmPagination
+
+    @extend_schema(parameters=[r.VmFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        with one_snapshot():  # the count and the page's rows from one picture
+            return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        vcenter = generics.get_object_or_404(m.VCenter, pk=self.kwargs["vcenter_pk"])
+        filters = r.VmFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return vm_queryset(vcenter, filters.validated_data)
+
+
+def vm_queryset(vcenter, params: dict):
+    """The VMs matching the filters, in a stable order (name, moid): the API's list and the VMs page."""
+    rows = m.VirtualMachine.objects.filter(vcenter=vcenter).select_related("datacenter").order_by("name", "moid")
+    if params.get("name"):
+        rows = rows.filter(name__icontains=params["name"])
+    for param, column in (("power_state", "power_state"), ("host", "host_moid"), ("cluster", "cluster_moid"),
+                          ("deployment", "deployment_id")):
+        if params.get(param):
+            rows = rows.filter(**{column: params[param]})
+    if params.get("template") is not None:
+        rows = rows.filter(template=params["template"])
+    return rows
+
+
+class LivenessView(generics.GenericAPIView):
+    """Whether the picture is live, since when vCenter last confirmed it, and its generation (which
+    rises with every stored change): what the inventory pages poll."""
+
+    serializer_class = s.LivenessSerializer
+    pagination_class = None
+
+    def get(self, request, vcenter_pk):
+        vcenter = generics.get_object_or_404(m.VCenter, pk=vcenter_pk)
+        return Response(s.LivenessSerializer(liveness(vcenter)).data)
 
 
 class NsxObjectsView(generics.ListAPIView):

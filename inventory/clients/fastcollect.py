@@ -7,7 +7,6 @@ session cookie and pinned TLS context), but the response is streamed through lxm
 object is turned into plain values, then dropped: fast, and flat in memory.
 """
 
-import gzip
 import http.client
 import zlib
 from io import BytesIO
@@ -63,8 +62,32 @@ def _value(element):
     return Node(element)
 
 
-def _invoke_raw(collector, method: str, args: list) -> bytes:
-    """Send a PropertyCollector call through pyvmomi's stub and return the raw 200 response."""
+class _Body:
+    """The response body as a file for lxml: read in chunks (never whole), gunzipped or inflated."""
+
+    def __init__(self, response):
+        self.response = response
+        encoding = (response.getheader("Content-Encoding") or "identity").lower()
+        self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS) \
+            if encoding in ("gzip", "deflate") else None
+        self.pending = b""
+
+    def read(self, size: int = 65536) -> bytes:
+        if self.inflate is None:
+            return self.response.read(size)
+        while not self.pending:
+            chunk = self.response.read(65536)
+            if not chunk:
+                return self.inflate.flush()
+            self.pending = self.inflate.decompress(chunk)
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+def _invoke_streamed(collector, method: str, args: list, parse):
+    """Send a PropertyCollector call through pyvmomi's stub and hand the streamed 200 response to
+    parse(file); returns what parse returns. The whole answer is never held in memory: at 40,000 VMs
+    it is hundreds of megabytes of XML."""
     session_stub = collector._stub
     stub = getattr(session_stub, "soapStub", session_stub)
     info = collector._GetMethodInfo(method)
@@ -79,27 +102,47 @@ def _invoke_raw(collector, method: str, args: list) -> bytes:
     try:
         conn.request("POST", stub.path, body, headers)
         response = conn.getresponse()
-        payload = response.read()
-    except (OSError, http.client.HTTPException):
+        if response.status == 500:
+            # A SOAP fault: let pyvmomi turn it into its exception class (small, so cheap).
+            payload = _read_all(_Body(response))
+            fault = SoapAdapter.SoapResponseDeserializer(stub).Deserialize(BytesIO(payload), info.result)
+            stub.ReturnConnection(conn)
+            raise fault
+        if response.status != 200:
+            response.read()
+            stub.ReturnConnection(conn)
+            raise http.client.HTTPException(f"{response.status} {response.reason}")
+        result = parse(_Body(response))
+        response.read()  # whatever follows the envelope
+    except (OSError, http.client.HTTPException, etree.XMLSyntaxError):
         conn.close()
         stub.DropConnections()
         raise
     stub.ReturnConnection(conn)
-    encoding = (response.getheader("Content-Encoding") or "identity").lower()
-    if encoding == "gzip":
-        payload = gzip.decompress(payload)
-    elif encoding == "deflate":
-        payload = zlib.decompress(payload)
-    if response.status == 500:
-        # A SOAP fault: let pyvmomi turn it into its exception class (small, so cheap).
-        fault = SoapAdapter.SoapResponseDeserializer(stub).Deserialize(BytesIO(payload), info.result)
-        raise fault
-    if response.status != 200:
-        raise http.client.HTTPException(f"{response.status} {response.reason}")
-    return payload
+    return result
 
 
-def _parse(payload: bytes, on_object) -> str | None:
+def _invoke_raw(collector, method: str, args: list) -> bytes:
+    """Send a PropertyCollector call through pyvmomi's stub and return the raw 200 response."""
+    return _invoke_streamed(collector, method, args, _read_all)
+
+
+def _read_all(body) -> bytes:
+    chunks = []
+    while True:
+        chunk = body.read(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _free(element) -> None:
+    element.clear()
+    while element.getprevious() is not None:
+        del element.getparent()[0]
+
+
+def _parse(source, on_object) -> str | None:
     """Stream the response; call on_object(type, moid, {property: value}) for each object.
     Returns the continuation token, if any.
 
@@ -107,8 +150,9 @@ def _parse(payload: bytes, on_object) -> str | None:
     object is freed once read, so memory stays flat whatever the inventory's size. Entities are
     not resolved and nothing is fetched from the network."""
     token = None
-    events = etree.iterparse(BytesIO(payload), events=("end",), tag=(VIM + "objects", VIM + "token"),
-                             resolve_entities=False, no_network=True, huge_tree=False)
+    events = etree.iterparse(source if hasattr(source, "read") else BytesIO(source), events=("end",),
+                             tag=(VIM + "objects", VIM + "token"), resolve_entities=False, no_network=True,
+                             huge_tree=False)
     for _, element in events:
         if element.tag == VIM + "token":
             token = element.text
@@ -119,26 +163,60 @@ def _parse(payload: bytes, on_object) -> str | None:
             val = prop.find(VIM + "val")
             props[prop.findtext(VIM + "name")] = None if val is None else _value(val)
         on_object(obj.get("type"), obj.text, props)
-        element.clear()
-        while element.getprevious() is not None:
-            del element.getparent()[0]
+        _free(element)
     return token
 
 
-def retrieve_properties(si, spec_set: list, page_size: int = 5000, collector=None) -> tuple[list, int]:
-    """[(type, moid, {property: value})] for the filter specs, and the pages (round trips) it took."""
+def retrieve_properties(si, spec_set: list, page_size: int = 5000, collector=None, on_object=None) -> tuple[list, int]:
+    """[(type, moid, {property: value})] for the filter specs, and the pages (round trips) it took.
+    With on_object(type, moid, props), each object goes there instead (and the list stays empty)."""
     collector = collector or si.RetrieveContent().propertyCollector
     rows: list = []
-
-    def on_object(kind, moid, props):
-        rows.append((kind, moid, props))
-
-    token = _parse(_invoke_raw(collector, "RetrievePropertiesEx", [spec_set, PC.RetrieveOptions(maxObjects=page_size)]), on_object)
+    handle = on_object or (lambda kind, moid, props: rows.append((kind, moid, props)))
+    token = _invoke_streamed(collector, "RetrievePropertiesEx", [spec_set, PC.RetrieveOptions(maxObjects=page_size)],
+                             lambda body: _parse(body, handle))
     round_trips = 1
     while token:
-        token = _parse(_invoke_raw(collector, "ContinueRetrievePropertiesEx", [token]), on_object)
+        token = _invoke_streamed(collector, "ContinueRetrievePropertiesEx", [token], lambda body: _parse(body, handle))
         round_trips += 1
     return rows, round_trips
+
+
+# --- WaitForUpdatesEx ----------------------------------------------------------------------------
+
+
+def wait_for_updates(collector, version: str, max_wait_seconds: int, on_update, max_objects: int = 5000) -> tuple[str, bool] | None:
+    """One WaitForUpdatesEx on `collector`, its answer streamed: on_update(kind, type, moid, changes)
+    for each object update (kind: enter, modify, leave; changes: [(path, op, value)]). Returns
+    (the new version, truncated) or None when the wait ended with nothing to report. vCenter sends
+    at most max_objects updates at once and says "truncated": call again at once for the rest."""
+
+    def parse(body):
+        found = {"version": None, "truncated": False}
+        events = etree.iterparse(body, events=("end",), tag=(VIM + "objectSet", VIM + "version", VIM + "truncated"),
+                                 resolve_entities=False, no_network=True, huge_tree=False)
+        for _, element in events:
+            if element.tag == VIM + "version":
+                found["version"] = element.text or ""
+                continue
+            if element.tag == VIM + "truncated":
+                found["truncated"] = element.text == "true"
+                continue
+            obj = element.find(VIM + "obj")
+            changes = []
+            for change in element.iterfind(VIM + "changeSet"):
+                val = change.find(VIM + "val")
+                changes.append((change.findtext(VIM + "name"), change.findtext(VIM + "op"),
+                                None if val is None else _value(val)))
+            on_update(element.findtext(VIM + "kind"), obj.get("type"), obj.text, changes)
+            _free(element)
+        return found
+
+    options = PC.WaitOptions(maxWaitSeconds=max_wait_seconds, maxObjectUpdates=max_objects)
+    found = _invoke_streamed(collector, "WaitForUpdatesEx", [version, options], parse)
+    if found["version"] is None:
+        return None
+    return found["version"], found["truncated"]
 
 
 def container_filter(view, properties: dict) -> "PC.FilterSpec":

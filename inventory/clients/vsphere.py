@@ -310,7 +310,7 @@ def explain_fault(exc: BaseException) -> str:
         text = exc.msg or "; ".join(messages)
         if name in FAULT_WORDS:
             return f"vCenter said: {FAULT_WORDS[name]}" + (f" ({text})." if text else ".")
-        return f"vCenter refused the request: {text or _spaced(name)}."
+        return f"vCenter refused the request: {(text or _spaced(name)).rstrip('.')}."
     return ""
 
 

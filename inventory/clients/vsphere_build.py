@@ -454,6 +454,17 @@ def wait_for_guest(si, vm_moid: str, expected_ip: str, timeout: float = 600.0, s
     return guest
 
 
+def start_relocate(si, vm_moid: str, host_moid: str) -> str | None:
+    """Start moving a VM to another host of its cluster (vMotion: its pool and datastore stay); None
+    when it runs there already."""
+    vm = _ref(si, vim.VirtualMachine, vm_moid)
+    here = _read(si, vm, ["runtime.host"]).get("runtime.host")
+    if here is not None and here._moId == host_moid:
+        return None
+    spec = vim.vm.RelocateSpec(host=_ref(si, vim.HostSystem, host_moid))
+    return _start(lambda: vm.RelocateVM_Task(spec), f"Moving VM {vm_moid} to host {host_moid}")
+
+
 def start_destroy_vm(si, vm_moid: str) -> str | None:
     """Start deleting a powered-off VM (or template); None when it is gone already."""
     if not exists(si, "VirtualMachine", vm_moid):
@@ -565,3 +576,49 @@ def leftovers(si, deployment_id: str, *, datacenter_moid: str | None, cluster_mo
         present = rules(si, cluster_moid)
         left += [f"rule {name}" for name in rule_names if name in present]
     return left
+
+
+# --- the custom attribute that names the deployment (what vSphere Client users see) ---------------
+
+DEPLOYMENT_FIELD = "VIO Manager deployment"
+
+
+def deployment_field_key(si, kind: str) -> int:
+    """The key of the custom attribute "VIO Manager deployment" of this object type (VirtualMachine,
+    Folder, ResourcePool: one definition per type, as the vSphere Client's "Custom Attributes" lists
+    them); defined when missing."""
+    manager, mo_type = si.content.customFieldsManager, getattr(vim, kind)
+
+    def find():
+        for field in _read(si, manager, ["field"]).get("field") or []:
+            if field.name == DEPLOYMENT_FIELD and field.managedObjectType is mo_type:
+                return field.key
+        return None
+
+    key = find()
+    if key is not None:
+        return key
+    try:
+        return manager.AddCustomFieldDef(name=DEPLOYMENT_FIELD, moType=mo_type).key
+    except vim.fault.DuplicateName:  # defined meanwhile by another worker: use it
+        key = find()
+        if key is None:
+            raise BuildError(f"The custom attribute '{DEPLOYMENT_FIELD}' exists but could not be read back.") from None
+        return key
+    except vmodl.MethodFault as fault:
+        raise BuildError(f"Defining the custom attribute '{DEPLOYMENT_FIELD}' failed: {explain_fault(fault)}") from None
+
+
+def set_deployment_attribute(si, kind: str, moid: str, value: str) -> bool:
+    """Set "VIO Manager deployment" = value on a VM, folder or resource pool unless it already says
+    so (idempotent: set again when missing or different). True when it was set now."""
+    key = deployment_field_key(si, kind)
+    entity = _ref(si, getattr(vim, kind), moid)
+    current = {v.key: getattr(v, "value", None) for v in _read(si, entity, ["customValue"]).get("customValue") or []}
+    if current.get(key) == value:
+        return False
+    try:
+        si.content.customFieldsManager.SetField(entity=entity, key=key, value=value)
+    except vmodl.MethodFault as fault:
+        raise BuildError(f"Marking {kind} {moid} with '{DEPLOYMENT_FIELD}' failed: {explain_fault(fault)}") from None
+    return True

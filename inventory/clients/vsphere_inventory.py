@@ -1,13 +1,20 @@
 """Read a vCenter's whole inventory in one filter: one ContainerView over every managed entity, one
 PropertySpec per type with only the properties the product uses, one RetrievePropertiesEx (plus
 continuation pages on a real vCenter). Returns plain data keyed by managed-object id (moid), which
-the OpenStack configuration needs verbatim."""
+the OpenStack configuration needs verbatim.
+
+build_snapshot() turns objects' raw properties into that data; the full sync and the watcher
+(vsphere_watch, which receives the same properties from WaitForUpdatesEx) both use it, so an
+incremental update and a full sync store the same rows for the same vCenter state. A VM's raw
+properties are made compact (plain values, only our extraConfig keys) the moment they are read:
+tens of thousands of them are kept by the watcher."""
 
 from dataclasses import dataclass, field
 
 from pyVmomi import vim, vmodl
 
-from inventory.clients.fastcollect import container_filter, retrieve_properties
+from inventory.clients.fastcollect import Node, container_filter, retrieve_properties
+from inventory.clients.vsphere_build import DEPLOYMENT_KEY, ROLE_KEY
 
 PC = vmodl.query.PropertyCollector
 
@@ -16,6 +23,7 @@ PC = vmodl.query.PropertyCollector
 PROPERTIES = {
     vim.Datacenter: ["name", "parent"],
     vim.Folder: ["name", "parent", "childType"],
+    # configurationEx carries the DRS rules too.
     vim.ClusterComputeResource: ["name", "parent", "summary", "configurationEx", "resourcePool"],
     vim.ComputeResource: ["name", "parent"],
     vim.HostSystem: [
@@ -33,9 +41,64 @@ PROPERTIES = {
     vim.dvs.DistributedVirtualPortgroup: ["config.defaultPortConfig", "config.distributedVirtualSwitch"],
     vim.DistributedVirtualSwitch: ["name", "parent", "uuid", "config", "summary.productInfo.version", "summary.hostMember"],
     vim.ResourcePool: ["name", "parent", "owner"],
-    # Thousands of VMs: only the flag; the few templates' names come in a second, small call.
-    vim.VirtualMachine: ["config.template"],
+    # Tens of thousands of VMs: what health reads, nested paths only (no whole config or guest).
+    vim.VirtualMachine: [
+        "name", "parent", "resourcePool", "runtime.host", "runtime.powerState", "runtime.connectionState",
+        "guest.toolsRunningStatus", "guest.ipAddress", "guest.net", "config.extraConfig", "customValue",
+        "config.template", "config.hardware.numCPU", "config.hardware.memoryMB",
+    ],
 }
+# The custom attributes' names (a VM's customValue names its fields by key).
+FIELD_PROPERTIES = {vim.CustomFieldsManager: ["field"]}
+
+
+def _guest_addresses(nics) -> list:
+    addresses = []
+    for nic in nics or []:
+        for address in nic.all("ipAddress") if isinstance(nic, Node) else []:
+            if address and address not in addresses:
+                addresses.append(address)
+    return addresses
+
+
+def _our_tags(options) -> dict:
+    wanted = (DEPLOYMENT_KEY, ROLE_KEY)
+    return {o.key: o.value or "" for o in options or [] if isinstance(o, Node) and o.key in wanted}
+
+
+def _custom_values(values) -> list:
+    return [[int(v.key), v.value or ""] for v in values or [] if isinstance(v, Node) and v.key is not None]
+
+
+# A VM's raw values made plain as they arrive (the watcher keeps tens of thousands of them).
+VM_VALUES = {"guest.net": _guest_addresses, "config.extraConfig": _our_tags, "customValue": _custom_values}
+
+
+def compact_vm_value(path: str, value):
+    convert = VM_VALUES.get(path)
+    if convert is not None:
+        return convert(value)
+    return None if isinstance(value, Node) else value
+
+
+def compact_vm(props: dict) -> dict:
+    return {path: compact_vm_value(path, value) for path, value in props.items()}
+
+
+def field_names(field_defs) -> dict[int, str]:
+    return {int(f.key): f.name for f in field_defs or [] if isinstance(f, Node) and f.key is not None}
+
+
+RULE_TYPES = {"ClusterAntiAffinityRuleSpec": "anti-affinity", "ClusterAffinityRuleSpec": "affinity",
+              "ClusterVmHostRuleInfo": "vm-host", "ClusterDependencyRuleInfo": "dependency"}
+
+
+def _rules(config) -> list:
+    rules = []
+    for rule in config.all("rule") if isinstance(config, Node) else []:
+        rules.append({"key": _int(rule.key), "name": rule.name or "", "type": RULE_TYPES.get(rule.xsi_type, rule.xsi_type or ""),
+                      "enabled": _true(rule.enabled), "vm_moids": rule.all("vm")})
+    return sorted(rules, key=lambda r: (r["name"], r["key"]))
 
 
 @dataclass
@@ -51,6 +114,7 @@ class Snapshot:
     switches: dict = field(default_factory=dict)
     resource_pools: dict = field(default_factory=dict)
     templates: dict = field(default_factory=dict)
+    vms: dict = field(default_factory=dict)
     round_trips: int = 0
 
 
@@ -73,31 +137,51 @@ def _vlan(port_config) -> tuple[int | None, list]:
     return None, []
 
 
-def read_objects(si, content) -> tuple[dict, int]:
-    """{type name: [(moid, {property: value})]} for the whole inventory, and the round trips."""
+def read_objects(si, content) -> tuple[dict, int, dict]:
+    """({type name: [(moid, {property: value})]} for the whole inventory, the round trips, and the
+    custom attributes' names by key). VMs arrive compact."""
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.ManagedEntity], True)
+    by_type: dict[str, list] = {}
+    fields: dict[int, str] = {}
+
+    def on_object(kind, moid, props):
+        if kind == "VirtualMachine":
+            props = compact_vm(props)
+        elif kind == "CustomFieldsManager":
+            fields.update(field_names(props.get("field")))
+            return
+        by_type.setdefault(kind, []).append((moid, props))
+
+    spec = container_filter(view, PROPERTIES)
+    if content.customFieldsManager is not None:
+        spec.objectSet.append(PC.ObjectSpec(obj=content.customFieldsManager, skip=False))
+        spec.propSet.extend(PC.PropertySpec(type=kind, pathSet=paths, all=False) for kind, paths in FIELD_PROPERTIES.items())
     try:
-        rows, pages = retrieve_properties(si, [container_filter(view, PROPERTIES)], collector=content.propertyCollector)
+        _, pages = retrieve_properties(si, [spec], collector=content.propertyCollector, on_object=on_object)
     finally:
         try:
             view.DestroyView()
         except (vim.fault.NotAuthenticated, vmodl.fault.ManagedObjectNotFound):
             pass  # the view ended with its session
-    by_type: dict[str, list] = {}
-    for kind, moid, props in rows:
-        by_type.setdefault(kind, []).append((moid, props))
-    return by_type, 2 + pages  # CreateContainerView, pages, DestroyView
+    return by_type, 2 + pages, fields  # CreateContainerView, pages, DestroyView
 
 
 def read_inventory(si) -> Snapshot:
     content = si.RetrieveContent()
     try:
-        by_type, round_trips = read_objects(si, content)
+        by_type, round_trips, fields = read_objects(si, content)
     except vim.fault.NotAuthenticated:
         # The session expired between calls; the stub logs in again on the next call.
-        by_type, round_trips = read_objects(si, content)
+        by_type, round_trips, fields = read_objects(si, content)
         round_trips += 3
-    snapshot = Snapshot(round_trips=1 + round_trips)
+    snapshot = build_snapshot(by_type, fields)
+    snapshot.round_trips = 1 + round_trips
+    return snapshot
+
+
+def build_snapshot(by_type: dict, fields: dict[int, str]) -> Snapshot:
+    """The stored picture's data from raw properties by type (VMs compact)."""
+    snapshot = Snapshot()
     parents = {moid: props.get("parent") for rows in by_type.values() for moid, props in rows}
 
     def datacenter_of(moid: str | None) -> str | None:
@@ -152,6 +236,7 @@ def read_inventory(si) -> Snapshot:
             "drs_enabled": bool(config and config.drsConfig and _true(config.drsConfig.enabled)),
             "ha_enabled": bool(config and config.dasConfig and _true(config.dasConfig.enabled)),
             "resource_pool": p.get("resourcePool"),
+            "rules": _rules(config),
         }
 
     mounts: dict[str, list] = {}
@@ -210,19 +295,38 @@ def read_inventory(si) -> Snapshot:
     for moid, p in by_type.get("ResourcePool", []):
         snapshot.resource_pools[moid] = {"name": p["name"], "parent": parents[moid], "owner": p.get("owner"),
                                          "datacenter": datacenter_of(moid)}
-    template_ids = [moid for moid, p in by_type.get("VirtualMachine", []) if _true(p.get("config.template"))]
-    if template_ids:
-        for moid, props in read_template_names(si, content, template_ids):
-            snapshot.templates[moid] = {"name": props.get("name", moid)}
-        snapshot.round_trips += 1
+    host_clusters = {moid: h["cluster"] for moid, h in snapshot.hosts.items() if h["cluster"] in snapshot.clusters}
+    for moid, p in by_type.get("VirtualMachine", []):
+        snapshot.vms[moid] = vm_row(moid, p, host_clusters, datacenter_of(moid), fields)
+        if snapshot.vms[moid]["template"]:
+            snapshot.templates[moid] = {"name": snapshot.vms[moid]["name"]}
     return snapshot
 
 
-def read_template_names(si, content, moids: list[str]) -> list:
-    stub = si._stub
-    spec = PC.FilterSpec(
-        objectSet=[PC.ObjectSpec(obj=vim.VirtualMachine(moid, stub), skip=False) for moid in moids],
-        propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=["name"], all=False)],
-    )
-    rows, _ = retrieve_properties(si, [spec], collector=content.propertyCollector)
-    return [(moid, props) for _, moid, props in rows]
+def vm_row(moid: str, p: dict, host_clusters: dict, datacenter: str | None, fields: dict[int, str]) -> dict:
+    """A VM's stored values from its compact properties."""
+    host = p.get("runtime.host") or ""
+    primary = p.get("guest.ipAddress") or ""
+    addresses = list(p.get("guest.net") or [])
+    if primary and primary not in addresses:
+        addresses.insert(0, primary)
+    tags = p.get("config.extraConfig") or {}
+    return {
+        "name": p.get("name") or moid,
+        "datacenter": datacenter,
+        "host": host,
+        "cluster": host_clusters.get(host, ""),
+        "resource_pool": p.get("resourcePool") or "",
+        "folder": p.get("parent") or "",
+        "power_state": p.get("runtime.powerState") or "",
+        "connection_state": p.get("runtime.connectionState") or "",
+        "tools_running_status": p.get("guest.toolsRunningStatus") or "",
+        "ip_address": primary,
+        "ip_addresses": addresses,
+        "deployment_id": tags.get(DEPLOYMENT_KEY, ""),
+        "role": tags.get(ROLE_KEY, ""),
+        "custom_values": {fields.get(key, str(key)): value for key, value in p.get("customValue") or []},
+        "template": _true(p.get("config.template")),
+        "cpu_count": _int(p.get("config.hardware.numCPU")),
+        "memory_mb": _int(p.get("config.hardware.memoryMB")),
+    }

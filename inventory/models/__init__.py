@@ -8,11 +8,14 @@ from inventory.models.discovered import (
     Host,
     Network,
     ResourcePool,
+    VirtualMachine,
     VmTemplate,
 )
+from inventory.models.live import ExtensionState, InventoryWatch, WatchState
 from inventory.models.nsx import NsxController, NsxEdge, NsxTransportZone
 
 __all__ = [
     "Cluster", "Datacenter", "Datastore", "DistributedSwitch", "Folder", "Host", "Network", "NsxController",
     "NsxEdge", "NsxManager", "NsxTransportZone", "ResourcePool", "SyncRecord", "VCenter", "VmTemplate",
+    "VirtualMachine", "InventoryWatch", "WatchState", "ExtensionState",
 ]

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from inventory.choices import SYNC_ACTIVE, ConnectionStatus, SyncState
+from inventory.models.live import ExtensionState
 from vio_manager.crypto import EncryptedTextField
 
 
@@ -53,16 +54,28 @@ class Endpoint(models.Model):
         return self.sync_state in SYNC_ACTIVE
 
     @property
+    def is_live(self) -> bool:
+        """Kept live by a watcher (vCenter only; an NSX Manager is synced, never watched)."""
+        watch = getattr(self, "watch", None) if isinstance(self, VCenter) else None
+        return bool(watch is not None and watch.is_live)
+
+    @property
     def is_stale(self) -> bool:
         """No successful sync within two sync periods: the picture may no longer be true."""
         if self.last_synced_at is None:
             return True
+        if self.is_live:
+            return False
         period = timedelta(minutes=settings.VIO_INVENTORY_SYNC_MINUTES)
         return timezone.now() - self.last_synced_at > 2 * period
 
 
 class VCenter(Endpoint):
     about = models.JSONField(default=dict, blank=True, help_text="vCenter's About: fullName, version, instanceUuid.")
+    extension_state = models.CharField(max_length=16, choices=ExtensionState.choices, default=ExtensionState.NOT_REGISTERED,
+                                       help_text="the appliance's registration as an extension of this vCenter")
+    extension = models.JSONField(default=dict, blank=True,
+                                 help_text="what is registered: key, version, url, thumbprint, checked_at, message")
 
     class Meta(Endpoint.Meta):
         verbose_name = "vCenter"

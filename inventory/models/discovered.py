@@ -11,6 +11,8 @@ class Discovered(models.Model):
     vcenter = models.ForeignKey("inventory.VCenter", on_delete=models.CASCADE, related_name="+")
     moid = models.CharField(max_length=512, help_text="vCenter managed-object id")
     name = models.CharField(max_length=255)
+    digest = models.CharField(max_length=40, blank=True, editable=False,
+                              help_text="hash of the stored values: a sync compares it, never reading the values back")
 
     class Meta:
         abstract = True
@@ -66,6 +68,7 @@ class Cluster(Discovered, Capacity):
     drs_enabled = models.BooleanField(default=False)
     ha_enabled = models.BooleanField(default=False)
     resource_pool_moid = models.CharField(max_length=255, blank=True, help_text="the cluster's root pool")
+    rules = models.JSONField(default=list, blank=True, help_text="DRS rules: [{key, name, type, enabled, vm_moids}]")
 
     class Meta(Discovered.Meta):
         constraints = unique_moid("cluster")
@@ -169,3 +172,35 @@ class Folder(Discovered):
 class VmTemplate(Discovered):
     class Meta(Discovered.Meta):
         constraints = unique_moid("vmtemplate")
+
+
+class VirtualMachine(Discovered):
+    """Every VM (templates too), with what health reads. Places are kept as moids: an update of one
+    VM never needs another row, and a VM whose host or pool vanished keeps its last known place."""
+
+    datacenter = models.ForeignKey(Datacenter, null=True, blank=True, on_delete=models.CASCADE, related_name="vms")
+    host_moid = models.CharField(max_length=255, blank=True)
+    cluster_moid = models.CharField(max_length=255, blank=True, help_text="the cluster of its host")
+    resource_pool_moid = models.CharField(max_length=255, blank=True)
+    folder_moid = models.CharField(max_length=255, blank=True)
+    power_state = models.CharField(max_length=32, blank=True)
+    connection_state = models.CharField(max_length=32, blank=True)
+    tools_running_status = models.CharField(max_length=32, blank=True)
+    ip_address = models.CharField(max_length=64, blank=True, help_text="the guest's primary address")
+    ip_addresses = models.JSONField(default=list, blank=True, help_text="every address of guest.net")
+    deployment_id = models.CharField(max_length=64, blank=True, help_text="extraConfig vio-manager.deployment")
+    role = models.CharField(max_length=64, blank=True, help_text="extraConfig vio-manager.role")
+    custom_values = models.JSONField(default=dict, blank=True, help_text="custom attributes: {field name: value}")
+    template = models.BooleanField(default=False)
+    cpu_count = models.PositiveIntegerField(default=0)
+    memory_mb = models.PositiveBigIntegerField(default=0)
+
+    class Meta(Discovered.Meta):
+        constraints = unique_moid("virtualmachine")
+        indexes = [
+            models.Index(fields=["vcenter", "name"], name="vm_vcenter_name"),
+            models.Index(fields=["vcenter", "power_state"], name="vm_vcenter_power"),
+            models.Index(fields=["vcenter", "host_moid"], name="vm_vcenter_host"),
+            models.Index(fields=["vcenter", "cluster_moid"], name="vm_vcenter_cluster"),
+            models.Index(fields=["vcenter", "deployment_id"], name="vm_vcenter_deployment"),
+        ]

@@ -82,7 +82,12 @@ def accept_certificate(endpoint, fingerprint: str):
     endpoint.presented_certificate = certificate_summary(presented)
     endpoint.save(update_fields=["certificate_sha256", "presented_certificate", "updated_at"])
     log.info("pinned %s for %s", reviewed, endpoint)
-    return check_connection(endpoint)
+    endpoint = check_connection(endpoint)
+    if isinstance(endpoint, VCenter) and endpoint.status == ConnectionStatus.CONNECTED:
+        from inventory.services import extension
+
+        extension.refresh(endpoint)  # the appliance listed among the vCenter's solutions
+    return endpoint
 
 
 def record_problem(endpoint, exc: ConnectionProblem) -> None:

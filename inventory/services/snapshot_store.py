@@ -4,6 +4,8 @@ changed ones updated, vanished ones deleted, and the "usable from cluster" pairs
 they differ. Readers see the old picture or the new one (InventoryContext reads one snapshot), and
 ids stay valid across syncs. An NSX Manager's picture is still replaced."""
 
+import hashlib
+import json
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -15,7 +17,7 @@ from inventory import models as m
 CAPACITY = ("cpu_cores", "cpu_mhz", "memory_bytes", "cpu_used_mhz", "memory_used_bytes")
 FIELDS = {
     m.Datacenter: ("name",),
-    m.Cluster: ("name", "datacenter_id", "host_count", *CAPACITY, "drs_enabled", "ha_enabled", "resource_pool_moid"),
+    m.Cluster: ("name", "datacenter_id", "host_count", *CAPACITY, "drs_enabled", "ha_enabled", "resource_pool_moid", "rules"),
     m.Host: ("name", "datacenter_id", "cluster_id", "connection_state", "power_state", "in_maintenance_mode", *CAPACITY, "version"),
     m.DistributedSwitch: ("name", "datacenter_id", "uuid", "version", "mtu", "host_moids"),
     m.Datastore: ("name", "datacenter_id", "type", "url", "capacity_bytes", "free_bytes", "accessible", "maintenance_mode", "host_moids"),
@@ -23,6 +25,9 @@ FIELDS = {
     m.ResourcePool: ("name", "datacenter_id", "cluster_id", "parent_moid"),
     m.Folder: ("name", "datacenter_id", "parent_moid", "child_types"),
     m.VmTemplate: ("name",),
+    m.VirtualMachine: ("name", "datacenter_id", "host_moid", "cluster_moid", "resource_pool_moid", "folder_moid",
+                       "power_state", "connection_state", "tools_running_status", "ip_address", "ip_addresses",
+                       "deployment_id", "role", "custom_values", "template", "cpu_count", "memory_mb"),
 }
 BATCH = 1000
 
@@ -42,23 +47,25 @@ class _Picture:
         self.vanished: list[tuple] = []  # (model, [pk]) in the order written: parents first
 
     def put(self, model, rows: dict[str, dict]) -> dict[str, int]:
-        """rows: {moid: {attname: value}}. Returns {moid: pk} of the rows now stored."""
+        """rows: {moid: {attname: value}}. Returns {moid: pk} of the rows now stored. Rows are
+        compared by their digest: at vCenter's maximums the values (the hosts of every datastore and
+        port group: millions of ids) would cost more to read back than to write."""
         fields = FIELDS[model]
-        existing = {moid: (pk, values) for moid, pk, *values in
-                    model.objects.filter(vcenter=self.vcenter).order_by().values_list("moid", "pk", *fields)}
+        existing = {moid: (pk, digest) for moid, pk, digest in
+                    model.objects.filter(vcenter=self.vcenter).order_by().values_list("moid", "pk", "digest")}
         ids, changed = {}, []
         for moid, row in rows.items():
-            values = [row[name] for name in fields]
+            digest = digest_of(model, row)
             old = existing.get(moid)
-            if old is not None and old[1] == values:
+            if old is not None and old[1] == digest:
                 ids[moid] = old[0]
             else:
-                changed.append(model(vcenter=self.vcenter, moid=moid, **row))
+                changed.append(model(vcenter=self.vcenter, moid=moid, digest=digest, **row))
         if changed:
             # New rows are inserted, changed ones updated in place: one statement per batch, and
             # the primary key of every row comes back (RETURNING), the kept ones' unchanged.
             written = model.objects.bulk_create(changed, batch_size=BATCH, update_conflicts=True,
-                                                unique_fields=["vcenter", "moid"], update_fields=list(fields))
+                                                unique_fields=["vcenter", "moid"], update_fields=[*fields, "digest"])
             ids.update((obj.moid, obj.pk) for obj in written)
         self.vanished.append((model, [pk for moid, (pk, _) in existing.items() if moid not in rows]))
         return ids
@@ -69,8 +76,35 @@ class _Picture:
                 model.objects.filter(pk__in=pks[start:start + BATCH]).delete()
 
 
+def digest_of(model, row: dict) -> str:
+    """What a row stores, hashed (every writer of these rows sets it: the full store and the watcher's)."""
+    values = [row[name] for name in FIELDS[model]]
+    return hashlib.sha1(json.dumps(values, sort_keys=True, default=str, separators=(",", ":")).encode(),
+                        usedforsecurity=False).hexdigest()
+
+
+def vm_values(vm: dict, datacenter_id) -> dict:
+    """A VM row's attnames from the reader's values."""
+    return {"name": vm["name"][:255], "datacenter_id": datacenter_id, "host_moid": vm["host"], "cluster_moid": vm["cluster"],
+            "resource_pool_moid": vm["resource_pool"], "folder_moid": vm["folder"], "power_state": vm["power_state"],
+            "connection_state": vm["connection_state"], "tools_running_status": vm["tools_running_status"],
+            "ip_address": vm["ip_address"][:64], "ip_addresses": list(vm["ip_addresses"]),
+            "deployment_id": vm["deployment_id"][:64], "role": vm["role"][:64], "custom_values": dict(vm["custom_values"]),
+            "template": vm["template"], "cpu_count": vm["cpu_count"], "memory_mb": vm["memory_mb"]}
+
+
+def raise_generation(vcenter) -> None:
+    """Last in every write transaction: a reader inside a transaction of its own choosing (READ
+    COMMITTED) sees by the generation whether a write committed while it read (InventoryContext)."""
+    m.Datacenter.objects.filter(vcenter=vcenter).update(generation=F("generation") + 1)
+
+
 @transaction.atomic
-def store_vcenter_snapshot(vcenter, snap) -> dict:
+def store_vcenter_snapshot(vcenter, snap, fence=None) -> dict:
+    """fence: called first in the transaction (it may lock and refuse: the watcher's lease, a
+    sync that a watcher overtook); what it raises rolls everything back."""
+    if fence is not None:
+        fence()
     picture = _Picture(vcenter)
     datacenters = picture.put(m.Datacenter, {moid: {"name": d["name"]} for moid, d in snap.datacenters.items()})
     dc = datacenters.get
@@ -78,7 +112,8 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
         moid: {"name": c["name"], "datacenter_id": dc(c["datacenter"]), "host_count": c["host_count"],
                "cpu_cores": c["cpu_cores"], "cpu_mhz": c["cpu_mhz"], "memory_bytes": c["memory_bytes"],
                "cpu_used_mhz": c["cpu_used_mhz"], "memory_used_bytes": c["memory_used_bytes"],
-               "drs_enabled": c["drs_enabled"], "ha_enabled": c["ha_enabled"], "resource_pool_moid": c["resource_pool"] or ""}
+               "drs_enabled": c["drs_enabled"], "ha_enabled": c["ha_enabled"], "resource_pool_moid": c["resource_pool"] or "",
+               "rules": c.get("rules", [])}
         for moid, c in snap.clusters.items() if dc(c["datacenter"])
     })
     picture.put(m.Host, {
@@ -117,6 +152,7 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
         for moid, f in snap.folders.items()
     })
     picture.put(m.VmTemplate, {moid: {"name": t["name"]} for moid, t in snap.templates.items()})
+    picture.put(m.VirtualMachine, {moid: vm_values(vm, dc(vm["datacenter"])) for moid, vm in snap.vms.items()})
     picture.delete_vanished()
 
     # "Usable from a cluster": mounted by, or present on, every host of the cluster.
@@ -135,14 +171,44 @@ def store_vcenter_snapshot(vcenter, snap) -> dict:
         for moid, n in snap.networks.items() if moid in networks
         for cluster in _covering_clusters(n["hosts"], clusters_by_dc, n["datacenter"])
     })
-    # Last, in the same transaction: a reader inside a transaction of its own choosing (READ
-    # COMMITTED) sees by the generation whether a sync committed while it read (InventoryContext).
-    m.Datacenter.objects.filter(vcenter=vcenter).update(generation=F("generation") + 1)
+    raise_generation(vcenter)  # last, in the same transaction
     return {
         "datacenters": len(datacenters), "clusters": len(clusters), "hosts": len(snap.hosts),
         "datastores": len(datastores), "networks": len(networks), "switches": len(switches),
         "resource_pools": len(snap.resource_pools), "folders": len(snap.folders), "templates": len(snap.templates),
+        "vms": len(snap.vms),
     }
+
+
+@transaction.atomic
+def store_vm_changes(vcenter, vms: dict[str, dict], gone: list[str], fence=None) -> int:
+    """Apply a watcher's VM changes in one small transaction: upsert the changed VMs (one statement
+    per batch), delete the vanished ones, keep the templates' list in step, raise the generation.
+    vms: {moid: reader values}. Returns the rows written."""
+    if fence is not None:
+        fence()
+    datacenters = dict(m.Datacenter.objects.filter(vcenter=vcenter).values_list("moid", "pk"))
+    rows = []
+    for moid, vm in vms.items():
+        values = vm_values(vm, datacenters.get(vm["datacenter"]))
+        rows.append(m.VirtualMachine(vcenter=vcenter, moid=moid, digest=digest_of(m.VirtualMachine, values), **values))
+    fields = [*FIELDS[m.VirtualMachine], "digest"]
+    if rows:
+        m.VirtualMachine.objects.bulk_create(rows, batch_size=BATCH, update_conflicts=True,
+                                             unique_fields=["vcenter", "moid"], update_fields=fields)
+    templates = {moid: vm["name"][:255] for moid, vm in vms.items() if vm["template"]}
+    if templates:
+        m.VmTemplate.objects.bulk_create([m.VmTemplate(vcenter=vcenter, moid=moid, name=name,
+                                                       digest=digest_of(m.VmTemplate, {"name": name}))
+                                          for moid, name in templates.items()],
+                                         update_conflicts=True, unique_fields=["vcenter", "moid"], update_fields=["name", "digest"])
+    not_templates = [moid for moid, vm in vms.items() if not vm["template"]] + list(gone)
+    for start in range(0, len(not_templates), BATCH):
+        m.VmTemplate.objects.filter(vcenter=vcenter, moid__in=not_templates[start:start + BATCH]).delete()
+    for start in range(0, len(gone), BATCH):
+        m.VirtualMachine.objects.filter(vcenter=vcenter, moid__in=gone[start:start + BATCH]).delete()
+    raise_generation(vcenter)
+    return len(rows) + len(gone)
 
 
 def _put_pairs(vcenter, through, owner: str, wanted: set[tuple[int, int]]) -> None:

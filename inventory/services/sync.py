@@ -104,8 +104,15 @@ def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
     from inventory.clients import sessions
     from inventory.clients.vsphere_inventory import read_inventory
 
+    from inventory.services import extension, watcher
+
+    if watcher.request_full_sync(vcenter.pk):
+        # A live watcher keeps this picture: it does the full sync itself, between its updates.
+        record.counts = {"by": "watcher (asked)"}
+        return
     credentials = credentials_for(vcenter)
     si = sessions.session_for(credentials)
+    seen = _watch_token(vcenter)
     try:
         snapshot = read_inventory(si)
     except ssl.SSLError as exc:
@@ -119,7 +126,37 @@ def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
             f"vCenter {vcenter.host} no longer accepts the password of '{vcenter.username}'. Update it here."
         ) from None
     record.round_trips = snapshot.round_trips
-    record.counts = snapshot_store.store_vcenter_snapshot(vcenter, snapshot)
+    try:
+        record.counts = snapshot_store.store_vcenter_snapshot(vcenter, snapshot, fence=_not_overtaken(vcenter, seen))
+    except Overtaken:
+        # A watcher started while this sync read: its picture is newer than this one.
+        record.counts = {"by": "watcher (overtook this sync)"}
+        return
+    extension.refresh(vcenter, si)
+
+
+class Overtaken(Exception):
+    pass
+
+
+def _watch_token(vcenter) -> int:
+    from inventory.models import InventoryWatch
+
+    watch, _ = InventoryWatch.objects.get_or_create(vcenter=vcenter)
+    return watch.token
+
+
+def _not_overtaken(vcenter, token: int):
+    """The fence of a sync from a Celery worker: write only while no watcher took the vCenter's
+    lease since this sync began reading (the lease row locked, so the check holds until commit)."""
+    from inventory.models import InventoryWatch
+
+    def check():
+        row = InventoryWatch.objects.select_for_update().filter(vcenter=vcenter).values_list("token", "holder", "expires_at").first()
+        if row is not None and (row[0] != token or (row[1] and row[2] and row[2] > timezone.now())):
+            raise Overtaken()
+
+    return check
 
 
 def credentials_for(vcenter: VCenter):
@@ -142,9 +179,17 @@ def _read_and_store_nsx(manager: NsxManager, record: SyncRecord) -> None:
 
 
 def sync_all() -> int:
-    """Queue a sync of every connection whose certificate is pinned (beat, periodically)."""
+    """Queue a sync of every connection whose certificate is pinned (beat, periodically). A vCenter
+    whose picture a watcher keeps live is fully synced less often (VIO_INVENTORY_FULL_SYNC_MINUTES):
+    the safety net under the watcher."""
     queued = 0
+    safety_net = timezone.now() - timedelta(minutes=settings.VIO_INVENTORY_FULL_SYNC_MINUTES)
     for model in (VCenter, NsxManager):
-        for endpoint in model.objects.exclude(certificate_sha256=""):
+        rows = model.objects.exclude(certificate_sha256="")
+        if model is VCenter:
+            rows = rows.select_related("watch")
+        for endpoint in rows:
+            if endpoint.is_live and endpoint.watch.last_full_sync_at and endpoint.watch.last_full_sync_at > safety_net:
+                continue
             queued += request_sync(endpoint)
     return queued

@@ -144,10 +144,23 @@ def folder_name(deployment) -> str:
 def folders(ctx: StepContext):
     name = folder_name(ctx.deployment)
     cluster = ctx.inventory.clusters[ctx.spec.management_cluster]
-    return {
+    made = {
         "folder": build.ensure_folder(ctx.si, ctx.inventory.datacenter.moid, name),
         "pool": build.ensure_resource_pool(ctx.si, cluster.moid, name),
     }
+    _mark(ctx, "Folder", made["folder"])
+    _mark(ctx, "ResourcePool", made["pool"])
+    return made
+
+
+def deployment_attribute(deployment) -> str:
+    """The value of the "VIO Manager deployment" custom attribute on everything a deployment makes."""
+    return f"{deployment.name} (id {deployment.pk})"
+
+
+def _mark(ctx: StepContext, kind: str, moid: str) -> None:
+    """The custom attribute naming the deployment, set again when missing (vSphere Client users see it)."""
+    build.set_deployment_attribute(ctx.si, kind, moid, deployment_attribute(ctx.deployment))
 
 
 def clone(ctx: StepContext):
@@ -178,6 +191,7 @@ def clone(ctx: StepContext):
 
 
 def _cloned(ctx: StepContext, moid: str) -> dict:
+    _mark(ctx, "VirtualMachine", moid)  # right after the clone, and on an adopted VM that lacks it
     return {"vm": moid, **({"host": ctx.step.host} if ctx.step.host else {})}
 
 
@@ -185,7 +199,7 @@ def customize(ctx: StepContext):
     """Customize once per IP (the VM is marked afterwards). A customization this VM already has
     pending, set by an earlier attempt whose worker died, is the same one: adopted."""
     vm, network = ctx.vm(ctx.step.target), ctx.spec.management_network
-    moid = ctx.outputs[f"clone:{vm.name}"]["vm"]
+    moid = vm_moid(ctx, vm.name)
     started = ctx.step.checkpoint.get("customize_task") or ctx.step.checkpoint.get("mark_task")
     if not started and not build.needs_customization(ctx.si, moid, vm.management_ip):
         return {"ip": vm.management_ip}
@@ -209,7 +223,7 @@ def anti_affinity(ctx: StepContext):
     cluster = ctx.inventory.clusters[ctx.spec.management_cluster]
     made = {}
     for rule, names in ctx.plan.anti_affinity.items():
-        moids = [_vm_moid(ctx, n) for n in names]
+        moids = [vm_moid(ctx, n) for n in names]
         outcome = follow(ctx, f"rule:{rule}", lambda: build.start_anti_affinity(ctx.si, cluster.moid, rule, moids),
                          f"Anti-affinity rule {rule}")
         if outcome is not None and not outcome.ok:
@@ -218,7 +232,7 @@ def anti_affinity(ctx: StepContext):
     return {"rules": made, "cluster": cluster.moid}
 
 
-def _vm_moid(ctx: StepContext, name: str) -> str:
+def vm_moid(ctx: StepContext, name: str) -> str:
     """The VM this run cloned, or (a change run) the one an earlier run made, found by tag and name."""
     made = ctx.outputs.get(f"clone:{name}")
     if made:
@@ -231,7 +245,7 @@ def _vm_moid(ctx: StepContext, name: str) -> str:
 
 def power_on(ctx: StepContext):
     vm = ctx.step.target
-    moid = ctx.outputs[f"clone:{vm}"]["vm"]
+    moid = vm_moid(ctx, vm)
     outcome = follow(ctx, "power_task", lambda: build.start_power_on(ctx.si, moid), f"Power on {vm}")
     if outcome is not None and not outcome.ok and build.power_state(ctx.si, moid) != build.POWERED_ON:
         raise StepFailed(f"Powering on {vm} failed: {outcome.error}")
@@ -241,7 +255,7 @@ def power_on(ctx: StepContext):
 def wait_guest(ctx: StepContext):
     """Wait for the guest's IP and VMware Tools, in short tasks, up to this kind's time limit."""
     vm = ctx.vm(ctx.step.target)
-    moid = ctx.outputs[f"clone:{vm.name}"]["vm"]
+    moid = vm_moid(ctx, vm.name)
     ctx.waiting(f"the guest of {vm.name} to report {vm.management_ip} with VMware Tools running")
     try:
         guest = build.guest_ready(ctx.si, moid, vm.management_ip, min(ctx.follow_budget(), max(1.0, ctx.seconds_left())),
