@@ -6,11 +6,12 @@ GO_ENV := GO111MODULE=off GOPATH=/usr/share/gocode
 TEST_PACKAGES := postgresql redis-server golang-go golang-github-vmware-govmomi-dev chromium qemu-utils openssl apache2-utils
 SIM_PACKAGES := golang-go golang-github-vmware-govmomi-dev
 
-.PHONY: help install demo test run vcsim conformance ova system-deps openapi clean
+.PHONY: help install demo test fuzz run vcsim conformance ova system-deps openapi clean
 
 help:
 	@echo "make demo   run VIO Manager on the bundled simulators (http://127.0.0.1:8000)"
 	@echo "make test   install what is missing, start PostgreSQL and Redis, run the test suite"
+	@echo "make fuzz   the fuzz tests (HTML forms, API), randomized and with many more examples than make test"
 	@echo "make run    gunicorn, worker and beat against DATABASE_URL and CELERY_BROKER_URL"
 	@echo "make vcsim  build the vCenter simulator (var/bin/vcsim)"
 	@echo "make conformance  build the simulator's independent conformance client (var/bin/vio-conformance)"
@@ -58,6 +59,13 @@ demo: install vcsim
 
 test: system-deps install vcsim conformance
 	scripts/test.sh $(ARGS)
+
+# The fuzz tests randomized (a new seed each run, printed: VIO_FUZZ_SEED=<seed> replays it) and with
+# FUZZ_EXAMPLES examples per form and per API operation; make test runs them derandomized and bounded.
+# Turn every case a run finds into an explicit regression test.
+FUZZ_EXAMPLES ?= 100
+fuzz: system-deps install vcsim
+	VIO_FUZZ_RANDOM=1 VIO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) scripts/test.sh tests/test_fuzz_forms.py tests/test_fuzz_api.py $(ARGS)
 
 run: install
 	scripts/run.sh

@@ -223,3 +223,114 @@ def test_an_imported_template_is_stored_in_canonical_form(admin_client):
     long_name = dict(template_document(), name="x" * 101)
     refused = assert_error_shape(post(admin_client, "/api/v1/templates/", {"template": long_name}), 400)
     assert refused["errors"][0]["field"] == "template.name"
+
+
+# --- bad input is a 4xx, never a 500 (each case one a review or a fuzz run found) --------------------------
+
+
+def _list_filters(vcenter_pk: int, deployment_pk: int) -> list[tuple[str, str]]:
+    """(URL, query parameter) of every list filter the API reads."""
+    inventory = f"/api/v1/vcenters/{vcenter_pk}/inventory/"
+    return ([("/api/v1/audit-events/", name) for name in ("user", "action", "since", "until")]
+            + [("/api/v1/deployments/", name) for name in ("name", "created_by", "status", "status_group", "vcenter")]
+            + [(f"/api/v1/deployments/{deployment_pk}/{what}/", name) for what in ("events", "status")
+               for name in ("run", "since", "limit")]
+            + [(f"/api/v1/deployments/{deployment_pk}/vms/", "run")]
+            + [(inventory + kind + "/", name) for kind in ("hosts", "networks", "datastores")
+               for name in ("datacenter", "cluster", "kind", "name")])
+
+
+def test_nul_in_any_list_filter_is_a_400_naming_it(admin_client, vcsim, synced_vcenter):
+    from testkit.factories import deployment_with_run
+
+    deployment = deployment_with_run(synced_vcenter, "cloud1")
+    for url, name in _list_filters(synced_vcenter.pk, deployment.pk):
+        for raw in ("%00", "a%00b"):
+            body = assert_error_shape(admin_client.get(f"{url}?{name}={raw}"), 400, "invalid")
+            assert body["errors"][0]["field"] == name, (url, name, body)
+    # ?user=%00 on the audit log was a 500 (PostgreSQL stores no NUL); the message says why
+    refused = admin_client.get("/api/v1/audit-events/?user=%00").json()
+    assert "Null characters are not allowed" in refused["message"]
+    # a parameter nothing reads is ignored, whatever it holds
+    assert admin_client.get("/api/v1/audit-events/?unknown=%00").status_code == 200
+
+
+def test_audit_filters_take_dates_to_the_end_of_time(admin_client):
+    from vio_manager.access import audit
+
+    audit.record(audit.Actor.cli(), "test.today")
+    today = audit.events().first().created_at.date().isoformat()
+    for query, found in ((f"until={today}", 1), (f"since={today}&until={today}", 1), ("until=9999-12-31", 1),
+                         ("since=9999-12-31", 0), (f"since={today}T00:00:00Z", 1), ("until=0001-01-01", 0)):
+        response = admin_client.get(f"/api/v1/audit-events/?{query}&action=test")
+        assert response.status_code == 200 and response.json()["count"] == found, (query, response.content[:300])
+    for name, value in (("until", "2025-02-30"), ("since", "yesterday"), ("since", "0001-01-01T00:00:00%2B14:00"),
+                        ("until", "9999-12-31T23:59:59-14:00"), ("user", "x" * 151)):
+        body = assert_error_shape(admin_client.get(f"/api/v1/audit-events/?{name}={value}"), 400, "invalid")
+        assert body["errors"][0]["field"] == name
+    # the page has the same filters, as a form: its errors on the page, never a 500
+    page = admin_client.get("/audit/?user=%00&until=9999-12-31")
+    assert page.status_code == 200 and "Null characters are not allowed" in page.content.decode()
+    assert admin_client.get("/audit/?until=9999-12-31").status_code == 200
+
+
+HOSTILE_NAMES = [  # (template name, the Content-Disposition of its API download)
+    ("lab", 'attachment; filename="lab.vio-template.json"'),
+    ('a "quoted" name', 'attachment; filename="a \\"quoted\\" name.vio-template.json"'),
+    ("back\\slash", 'attachment; filename="back slash.vio-template.json"'),
+    ("lab\r\nX-Injected: 1", 'attachment; filename="labX-Injected: 1.vio-template.json"'),
+    ('lab"; filename="evil.exe', 'attachment; filename="lab\\"; filename=\\"evil.exe.vio-template.json"'),
+    ("☃ snow", "attachment; filename*=utf-8''%E2%98%83%20snow.vio-template.json"),
+    ("Ünïcödé", "attachment; filename*=utf-8''%C3%9Cn%C3%AFc%C3%B6d%C3%A9.vio-template.json"),
+    ("cod\u202eexe.json", 'attachment; filename="codexe.json.vio-template.json"'),
+    ("../../etc/passwd", 'attachment; filename="etc passwd.vio-template.json"'),
+    ("\r\n", 'attachment; filename="template.vio-template.json"'),
+]
+
+
+@pytest.mark.parametrize("name, header", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_a_template_download_is_named_safely_whatever_the_name(admin_client, name, header):
+    """The name went raw into Content-Disposition: a 500 for CR/LF or a non-Latin-1 character, and a
+    quote let it add parameters. Now RFC 6266 through Django's helper (filename*= for non-ASCII)."""
+    template = DeploymentTemplate.objects.create(name=name, schema_version=1, spec=template_document()["spec"])
+    api = admin_client.get(f"/api/v1/templates/{template.pk}/download/")
+    assert api.status_code == 200 and api["Content-Disposition"] == header
+    assert api.json()["name"] == name  # the document keeps the name as it is
+    page = admin_client.get(f"/templates/{template.pk}/download/")
+    assert page.status_code == 200
+    assert page["Content-Disposition"] == header.replace(".vio-template.json", ".json")
+    assert "\r" not in page["Content-Disposition"] and "\n" not in page["Content-Disposition"]
+
+
+def test_names_no_header_can_carry_are_left_out_of_file_names():
+    from django.utils.http import content_disposition_header
+
+    from vio_manager.api.downloads import safe_filename
+
+    # a lone surrogate (PostgreSQL stores none; SQLite or an import path might): quote() fails on it
+    assert safe_filename("a\ud800b\x00c", ".json") == "abc.json"
+    assert content_disposition_header(True, safe_filename("\udfff", ".json", "template")) == 'attachment; filename="template.json"'
+    assert safe_filename("x" * 500, ".json") == "x" * 150 + ".json"
+    assert safe_filename(" .hidden. ", "") == "hidden"
+
+
+@pytest.mark.parametrize("host", ["a.b.c..", "x" * 64, "x" * 64 + ".example.com", "a..b", ".", "é" * 64])
+def test_a_host_name_the_resolver_cannot_encode_is_a_400_on_host(admin_client, host):
+    """socket.getaddrinfo refuses these with a UnicodeError (Python's IDNA codec) that may have no
+    .reason: an AttributeError and a 500 before. Nothing is looked up or connected."""
+    response = post(admin_client, "/api/v1/vcenters/", {"name": "vc", "host": host, "port": 443,
+                                                        "username": "administrator@vsphere.local", "password": "x"})
+    body = assert_error_shape(response, 400, "invalid")
+    assert body["errors"][0]["field"] == "host" and body["errors"][0]["code"] == "dns_failure", body
+    assert "is not a valid host name" in body["message"], body
+
+
+def test_fetch_certificate_names_what_is_wrong_with_a_host_name():
+    from inventory.clients.errors import DnsFailure
+    from inventory.clients.tls import fetch_certificate
+
+    for host, reason in (("a.b.c..", "empty label"), ("x" * 64, "64 characters long; at most 63"),
+                         ("a." * 130, "259 characters long"), ("vc\x00.example.com", "NUL")):
+        with pytest.raises(DnsFailure, match="not a valid host name") as refused:
+            fetch_certificate(host, 443, timeout=1)
+        assert reason in str(refused.value), str(refused.value)

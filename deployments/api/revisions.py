@@ -84,6 +84,11 @@ class ChangePreviewSerializer(serializers.Serializer):
     issues = serializers.ListField(child=serializers.DictField())
 
 
+class RevisionTemplateSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the template's id")
+    name = serializers.CharField(help_text="<deployment>-r<revision>")
+
+
 class ChangeRunSerializer(serializers.Serializer):
     run = serializers.IntegerField()
     revision = serializers.IntegerField()
@@ -110,7 +115,8 @@ class RevisionsMixin:
         return revision
 
     @extend_schema(responses={200: RevisionSerializer(many=True)})
-    @action(detail=True, methods=["get"], url_path="revisions", serializer_class=RevisionSerializer)
+    @action(detail=True, methods=["get"], url_path="revisions", serializer_class=RevisionSerializer,
+            pagination_class=None)
     def revisions(self, request, pk=None):
         """Every spec the deployment was given, oldest first; `current` marks the one it runs."""
         deployment = self.get_object()
@@ -193,7 +199,9 @@ class RevisionsMixin:
         return Response(ChangeRunSerializer({"run": run.number, "revision": run.revision.number, "url": url}).data,
                         status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
-    @extend_schema(parameters=[NUMBER], request=None, responses={201: OpenApiResponse(description="the template")})
+    @extend_schema(parameters=[NUMBER], request=None, responses={
+        201: OpenApiResponse(RevisionTemplateSerializer, description="the template"),
+        400: OpenApiResponse(ErrorResponseSerializer, description="the revision's spec is not a valid template (code invalid)")})
     @action(detail=True, methods=["post"], url_path=r"revisions/(?P<revision>\d+)/save-as-template",
             serializer_class=serializers.Serializer)
     def revision_template(self, request, pk=None, revision=None):
@@ -207,4 +215,5 @@ class RevisionsMixin:
         except templates.TemplateInvalid as exc:
             return Response(error_body("invalid", str(exc)), status=status.HTTP_400_BAD_REQUEST)
         audit.record(request, "template.create", template, {"from_deployment": deployment.name, "revision": found.number})
-        return Response({"id": template.pk, "name": template.name}, status=status.HTTP_201_CREATED)
+        return Response(RevisionTemplateSerializer({"id": template.pk, "name": template.name}).data,
+                        status=status.HTTP_201_CREATED)

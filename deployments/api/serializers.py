@@ -6,7 +6,7 @@ from rest_framework import serializers
 from deployments.api.status_serializers import RunSummarySerializer
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services.templates import MAX_DESCRIPTION
-from deployments.spec import DeploymentSpec
+from deployments.spec import SCHEMA_VERSION, DeploymentSpec
 from vio_manager.api.fields import PydanticJSONField
 
 # A template file as import takes it: any known schema version (older ones are upgraded).
@@ -14,8 +14,8 @@ TEMPLATE_DOCUMENT = {
     "type": "object", "required": ["spec"],
     "properties": {
         "kind": {"type": "string", "example": "vio-manager/deployment-template"},
-        "name": {"type": "string"},
-        "schema_version": {"type": "integer", "minimum": 0},
+        "name": {"type": "string", "maxLength": 100, "description": "one line of text, no control characters"},
+        "schema_version": {"type": "integer", "minimum": 0, "maximum": SCHEMA_VERSION},
         "spec": {"type": "object", "additionalProperties": True,
                  "description": "a DeploymentSpec of that schema version, without secrets"},
     },

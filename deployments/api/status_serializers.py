@@ -8,15 +8,18 @@ from deployments.services.status import EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, ST
 
 # --- query parameters -------------------------------------------------------------------------
 
+# The columns' ranges (ids are bigint, run numbers int, event sequences bigint): the schema states them.
+INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
+
 
 class DeploymentFilterSerializer(serializers.Serializer):
-    status = serializers.CharField(required=False, help_text="one status or several, comma-separated: "
+    status = serializers.CharField(required=False, max_length=200, help_text="one status or several, comma-separated: "
                                    + ", ".join(DeploymentStatus.values))
     status_group = serializers.ChoiceField(choices=sorted(STATUS_GROUPS), required=False,
                                            help_text="active: queued, running or cancelling; terminal: succeeded, failed or cancelled")
-    vcenter = serializers.IntegerField(required=False, min_value=1, help_text="id of the vCenter deployed to")
-    name = serializers.CharField(required=False, help_text="the name contains this (any case)")
-    created_by = serializers.CharField(required=False, help_text="username of who created it")
+    vcenter = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX, help_text="id of the vCenter deployed to")
+    name = serializers.CharField(required=False, max_length=32, help_text="the name contains this (any case)")
+    created_by = serializers.CharField(required=False, max_length=150, help_text="username of who created it")
 
     def validate_status(self, value: str) -> list[str]:
         wanted = [part.strip() for part in value.split(",") if part.strip()]
@@ -28,11 +31,12 @@ class DeploymentFilterSerializer(serializers.Serializer):
 
 
 class RunQuerySerializer(serializers.Serializer):
-    run = serializers.IntegerField(required=False, min_value=1, help_text="the run's number; the latest run when omitted")
+    run = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX,
+                                   help_text="the run's number; the latest run when omitted")
 
 
 class EventQuerySerializer(RunQuerySerializer):
-    since = serializers.IntegerField(required=False, min_value=0, default=0,
+    since = serializers.IntegerField(required=False, min_value=0, max_value=BIGINT_MAX, default=0,
                                      help_text="return the events after this sequence number: 0, then each answer's next_since")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=EVENT_LIMIT_MAX, default=EVENT_LIMIT_DEFAULT,
                                      help_text=f"at most this many events (default {EVENT_LIMIT_DEFAULT}, max {EVENT_LIMIT_MAX})")

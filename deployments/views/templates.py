@@ -6,7 +6,6 @@ import json
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
 from deployments.forms import TemplateUploadForm
@@ -15,6 +14,7 @@ from deployments.services.templates import TemplateInvalid, export_document, imp
 from vio_manager.access import audit
 from vio_manager.access.pages import requires
 from vio_manager.access.roles import OPERATOR
+from vio_manager.api.downloads import attachment
 
 
 def template_list(request):
@@ -31,9 +31,7 @@ def template_detail(request, pk):
 def template_download(request, pk):
     template = get_object_or_404(DeploymentTemplate, pk=pk)
     body = json.dumps(export_document(template.spec, template.name), indent=2) + "\n"
-    response = HttpResponse(body, content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{slugify(template.name) or "template"}.json"'
-    return response
+    return attachment(HttpResponse(body, content_type="application/json"), template.name, ".json", fallback="template")
 
 
 @require_http_methods(["GET", "POST"])

@@ -87,14 +87,42 @@ def normalize_fingerprint(value: str) -> str:
     return ":".join(hexdigits[i : i + 2] for i in range(0, 64, 2))
 
 
+def host_name_problem(host: str) -> str | None:
+    """Why `host` cannot be a DNS name (in words), or None: the rules Python's IDNA codec applies
+    before any lookup, said for people."""
+    name = host[:-1] if host.endswith(".") else host
+    if "\x00" in host:
+        return "it contains a NUL character"
+    if not name:
+        return "it is empty"
+    if len(name) > 253:
+        return f"it is {len(name)} characters long; a host name has at most 253"
+    for label in name.split("."):
+        if not label:
+            return "it has an empty label (two dots in a row, or a dot at the start)"
+        if len(label) > 63:
+            return f"its label {label[:20]}… is {len(label)} characters long; at most 63 are allowed between dots"
+    try:
+        name.encode("idna")
+    except UnicodeError as exc:
+        return f"it is not a valid internationalized name ({getattr(exc, 'reason', None) or exc})"
+    return None
+
+
 def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> CertificateInfo:
     """Read the certificate the server presents, without trusting it."""
+    problem = host_name_problem(host)
+    if problem:  # refused before any lookup: nothing is asked of DNS for a name that cannot be one
+        raise DnsFailure(f"{host!r} is not a valid host name: {problem}. Check the address.")
     try:
         socket.getaddrinfo(host, port)
     except socket.gaierror as exc:
         raise DnsFailure(f"The name {host} does not resolve ({exc.strerror}). Check the address and DNS.") from exc
-    except UnicodeError as exc:  # a label over 63 characters fails Python's IDNA codec
-        raise DnsFailure(f"{host} is not a valid host name: {exc.reason}. Check the address.") from exc
+    except (UnicodeError, ValueError) as exc:
+        # Python's IDNA codec refuses an empty label (a.b.c..) or one over 63 characters with a UnicodeError
+        # that may have no .reason; ValueError: a NUL in the name.
+        raise DnsFailure(f"{host!r} is not a valid host name: {host_name_problem(host) or 'it cannot be encoded'}. "
+                         "Check the address.") from None
     try:
         pem = ssl.get_server_certificate((host, port), timeout=timeout)
     except (ConnectionRefusedError, TimeoutError, socket.timeout) as exc:

@@ -132,7 +132,7 @@ def events(*, action: str = "", username: str = "", since=None, until=None):
 
 def parse_moment(value: str, *, end: bool = False):
     """An ISO date-time, or a date: its start (or, with end=True, the start of the next day), UTC.
-    None for an empty value; ValueError for anything else."""
+    None for an empty value (and for the end of 9999-12-31: no bound); ValueError for anything else."""
     from datetime import datetime, time, timedelta, timezone as tz
 
     from django.utils.dateparse import parse_date, parse_datetime
@@ -140,10 +140,20 @@ def parse_moment(value: str, *, end: bool = False):
     value = (value or "").strip()
     if not value:
         return None
-    moment = parse_datetime(value)
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=tz.utc)
-    day = parse_date(value)
+    # A date first: parse_datetime takes "2025-01-31" too (as its midnight), which would leave the day
+    # out of `until`.
+    day = parse_date(value) if len(value) == 10 else None
     if day is None:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 date and time.")
-    return datetime.combine(day + timedelta(days=1) if end else day, time.min, tzinfo=tz.utc)
+        moment = parse_datetime(value)
+        if moment is None:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 date and time.")
+        try:  # in UTC, as the database compares: the first and last hours of years 1 and 9999 have none
+            return moment.astimezone(tz.utc) if moment.tzinfo else moment.replace(tzinfo=tz.utc)
+        except OverflowError:
+            raise ValueError(f"{value!r} is beyond the dates that can be stored.") from None
+    if end:
+        try:
+            day += timedelta(days=1)
+        except OverflowError:  # until 9999-12-31: no end at all
+            return None
+    return datetime.combine(day, time.min, tzinfo=tz.utc)

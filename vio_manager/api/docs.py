@@ -4,15 +4,19 @@ appliance's own files: appliances are often offline, and the docs must not call 
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
 
+from vio_manager.access.permissions import RolePermission
+
 # Everything from here; Redoc's sidebar links a logo on a CDN that this stops the browser fetching.
 # Inline styles: both UIs set them at run time; blob: workers: Redoc's search.
 DOCS_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
 
 
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI schema, YAML (or JSON with ?format=json); a refusal answers in the API's JSON
-    error shape, not in the schema's media type."""
+class _ForARole:
+    """For users with a role (viewer and up), like the API itself: anonymous 401, a signed-in account
+    without a role 403. A refusal answers in the API's JSON error shape, not the view's media type."""
+
+    permission_classes = [RolePermission]
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -20,7 +24,11 @@ class SchemaView(SpectacularAPIView):
         return response
 
 
-class _OnlyFromHere:
+class SchemaView(_ForARole, SpectacularAPIView):
+    """The OpenAPI schema, YAML (or JSON with ?format=json)."""
+
+
+class _OnlyFromHere(_ForARole):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_POLICY

@@ -3,7 +3,11 @@ responses, and DeploymentSpec's JSON Schema (from its pydantic model) wherever a
 returned. Served at /api/schema/; its committed copy is vio_manager/api/openapi.yaml (`make openapi`)."""
 
 import copy
+import functools
+import re
 
+from django.conf import settings
+from django.db import connection
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -31,7 +35,7 @@ class ErrorItemSerializer(serializers.Serializer):
 
 
 class ErrorResponseSerializer(serializers.Serializer):
-    """Every error the API answers (400, 401, 403, 404, 405, 409, 415, 422, 429, 500) has this shape."""
+    """Every error the API answers (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500) has this shape."""
 
     code = serializers.CharField(help_text="machine-readable, e.g. \"invalid\", \"not_found\", \"not_authenticated\"")
     message = serializers.CharField(help_text="for a person: what went wrong and what to do")
@@ -43,10 +47,39 @@ ERRORS = {
     401: "No credentials, or they are not valid (an API token in the Authorization header, or a session).",
     403: "Not allowed: your role does not permit this (or, with a session, the CSRF token is missing).",
     404: "No such object.",
+    413: "The request body is too large: JSON bodies of at most {limit} bytes are read (code request_too_large).",
     415: "The body must be JSON (Content-Type: application/json).",
     422: "The Idempotency-Key was used for another request body.",
     429: "Too many requests: wait the seconds Retry-After says.",
 }
+
+
+def _error_description(status: int) -> str:
+    return ERRORS[status].format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+def _integer_range(internal_type: str) -> tuple[int, int]:
+    """The column's range on the database the schema is generated for (PostgreSQL: `make openapi`)."""
+    return connection.ops.integer_field_range(internal_type)
+
+
+@functools.cache
+def _operations() -> frozenset[tuple[str, str]]:
+    """(path as the schema writes it, method) of every API operation: links point at these."""
+    from drf_spectacular.generators import EndpointEnumerator
+
+    return frozenset((path.replace("{pk}", "{id}"), method.lower())
+                     for path, _, method, _ in EndpointEnumerator().get_api_endpoints())
+
+
+def _pointer(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")
+
+
+def _link_name(method: str, rest: str) -> str:
+    """get_download for GET .../{id}/download/, get_runs_number for GET .../{id}/runs/{number}/."""
+    words = [w.strip("{}").replace("-", "_") for w in rest.split("/") if w]
+    return "_".join([method, *words])
 
 
 def _is_idempotent(view, method_name: str) -> bool:
@@ -67,6 +100,8 @@ class AutoSchema(SpectacularAutoSchema):
         where = {parameter["in"] for parameter in operation.get("parameters", [])}
         if "requestBody" in operation or self.method in ("POST", "PUT", "PATCH"):
             statuses |= {400, 415}
+            if "application/json" in operation.get("requestBody", {}).get("content", {"application/json": None}):
+                statuses.add(413)  # the JSON parser reads at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes
         if "query" in where:
             statuses.add(400)
         if "path" in where:
@@ -81,15 +116,52 @@ class AutoSchema(SpectacularAutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        self._bound_path_parameters(operation)
         responses = operation["responses"]
         for status in self._error_statuses(operation):
-            error = OpenApiResponse(ErrorResponseSerializer, description=ERRORS[status])
+            error = OpenApiResponse(ErrorResponseSerializer, description=_error_description(status))
             responses.setdefault(str(status), self._get_response_for_code(error, str(status)))
+        self._link_created(operation)
         for status, response in responses.items():  # an error declared by its description alone
             if status.startswith(("4", "5")) and "content" not in response:
                 error = OpenApiResponse(ErrorResponseSerializer, description=response.get("description", ""))
                 responses[status] = self._get_response_for_code(error, status)
         return operation
+
+    def _bound_path_parameters(self, operation: dict) -> None:
+        """Ids and numbers in paths are positive and fit their columns (beyond: 404, documented)."""
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            if parameter["in"] != "path" or schema.get("type") != "integer":
+                continue
+            name = parameter["name"]
+            column = "BigAutoField" if name == "id" or name.endswith("_pk") else "PositiveIntegerField"
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", _integer_range(column)[1])
+
+    def _link_created(self, operation: dict) -> None:
+        """OpenAPI links from a create (POST on a collection) to every operation on what it made:
+        POST /templates/ -> GET /templates/{id}/download/, DELETE /templates/{id}/ ...; the id is
+        the response's `id`. Clients (and schemathesis' stateful tests) follow them."""
+        if self.method != "POST" or "{" in self.path:
+            return
+        targets = sorted((path, method) for path, method in _operations()
+                         if re.match(re.escape(self.path) + r"\{[^}/]+\}/", path))
+        if not targets:
+            return
+        for status, response in operation["responses"].items():
+            if status not in ("201", "202"):
+                continue
+            links = {}
+            for path, method in targets:
+                parameter = re.match(re.escape(self.path) + r"\{([^}/]+)\}/", path).group(1)
+                rest = path[len(self.path):].split("/", 1)[1]
+                links[_link_name(method, rest)] = {
+                    "operationRef": f"#/paths/{_pointer(path)}/{method}",
+                    "parameters": {parameter: "$response.body#/id"},
+                    "description": f"{method.upper()} {path} on what was created",
+                }
+            response["links"] = links
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())

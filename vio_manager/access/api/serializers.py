@@ -1,6 +1,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from vio_manager.access import audit
 from vio_manager.access.models import ApiToken, AuditEvent
 
 
@@ -38,3 +39,34 @@ class AuditEventSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "user", "username", "ip_address", "via", "action",
                   "target_type", "target_id", "target_label", "detail"]
         read_only_fields = fields
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    """The audit log's query parameters. CharField refuses NUL (PostgreSQL stores none): a 400 naming
+    the parameter, never a database error."""
+
+    action = serializers.CharField(required=False, allow_blank=True, max_length=AuditEvent._meta.get_field("action").max_length,
+                                   help_text="one action (vcenter.update), or a noun for all of its actions (vcenter)")
+    user = serializers.CharField(required=False, allow_blank=True, max_length=AuditEvent._meta.get_field("username").max_length,
+                                 help_text="the user name")
+    since = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                  help_text="ISO 8601 date or date-time (UTC unless it has an offset), included")
+    until = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                  help_text="ISO 8601 date (the whole day included) or date-time (excluded)")
+
+    def _moment(self, value: str, end: bool):
+        try:
+            return audit.parse_moment(value, end=end)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
+
+    def validate_since(self, value):
+        return self._moment(value, end=False)
+
+    def validate_until(self, value):
+        return self._moment(value, end=True)
+
+    def filters(self) -> dict:
+        data = self.validated_data
+        return {"action": data.get("action", "").strip(), "username": data.get("user", "").strip(),
+                "since": data.get("since"), "until": data.get("until")}

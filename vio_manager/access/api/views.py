@@ -1,8 +1,7 @@
 """API: one's own API tokens (/api/v1/tokens/) and the audit log (/api/v1/audit-events/, admins)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from vio_manager.access import audit, tokens
@@ -42,15 +41,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
             audit.record(self.request, "token.revoke", instance, {"prefix": instance.prefix})
 
 
-AUDIT_FILTERS = [
-    OpenApiParameter("action", str, description="one action (vcenter.update), or a noun for all of its actions (vcenter)"),
-    OpenApiParameter("user", str, description="the user name"),
-    OpenApiParameter("since", str, description="ISO 8601 date or date-time (UTC), included"),
-    OpenApiParameter("until", str, description="ISO 8601 date (the whole day included) or date-time (excluded)"),
-]
-
-
-@extend_schema_view(list=extend_schema(parameters=AUDIT_FILTERS))
+@extend_schema_view(list=extend_schema(parameters=[s.AuditFilterSerializer]))
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit log, newest first. Filters: ?action=vcenter.update (or a noun: ?action=vcenter),
     ?user=<user name>, ?since= and ?until= (ISO date or date-time, UTC)."""
@@ -60,11 +51,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AuditEventSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
-        moments = {}
-        for name in ("since", "until"):
-            try:
-                moments[name] = audit.parse_moment(params.get(name, ""), end=name == "until")
-            except ValueError as exc:
-                raise ValidationError({name: [str(exc)]}) from None
-        return audit.events(action=params.get("action", "").strip(), username=params.get("user", "").strip(), **moments)
+        if self.action != "list":
+            return audit.events()
+        params = s.AuditFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return audit.events(**params.filters())
