@@ -6,8 +6,8 @@ class DeploymentStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
-    CANCELLING = "cancelling", "Cancelling"
-    CANCELLED = "cancelled", "Cancelled"
+    CANCELLING = "cancelling", "Stopping"
+    CANCELLED = "cancelled", "Stopped"
     TEARING_DOWN = "tearing_down", "Tearing down"
 
 
@@ -22,8 +22,8 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
-    CANCELLING = "cancelling", "Cancelling"
-    CANCELLED = "cancelled", "Cancelled"
+    CANCELLING = "cancelling", "Stopping"
+    CANCELLED = "cancelled", "Stopped"
 
 
 RUN_ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELLING})
@@ -34,6 +34,7 @@ RUN_CAN_CANCEL = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 class RunKind(models.TextChoices):
     DEPLOY = "deploy", "Deploy"
     CHANGE = "change", "Change"
+    REPAIR = "repair", "Repair"
     TEARDOWN = "teardown", "Tear down"
 
 

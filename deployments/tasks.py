@@ -60,6 +60,13 @@ def recheck_run(run_id: int) -> None:
     recheck(run_id)
 
 
+@shared_task(name="deployments.check_health")
+def check_health() -> None:
+    from deployments.services.health import record_changes
+
+    record_changes()
+
+
 @shared_task(name="deployments.reap_runs")
 def reap_runs() -> None:
     from deployments.engine.reaper import reap

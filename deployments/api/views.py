@@ -10,12 +10,14 @@ from rest_framework.reverse import reverse
 
 from deployments.api import responses as r
 from deployments.api import serializers as s
+from deployments.api.health import HealthMixin
 from deployments.api.revisions import RevisionsMixin
 from deployments.api.status_views import DeploymentStatusMixin
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services import launch, templates
 from deployments.services.launch import warning_key
 from vio_manager.access import audit
+from vio_manager.api.downloads import attachment
 from vio_manager.api.errors import error_body
 from vio_manager.api.idempotency import idempotent
 from vio_manager.api.schema import ErrorResponseSerializer
@@ -30,7 +32,7 @@ def issues_response(code: str, message: str, issues, http_status=status.HTTP_400
     return Response(error_body(code, message, errors), status=http_status)
 
 
-class DeploymentViewSet(DeploymentStatusMixin, RevisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class DeploymentViewSet(DeploymentStatusMixin, RevisionsMixin, HealthMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = Deployment.objects.select_related("vcenter").order_by("-created_at")
     serializer_class = s.DeploymentSerializer
@@ -183,14 +185,15 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
         data = s.TemplateSerializer(template, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": str(data["url"])})
 
-    @extend_schema(responses={200: r.TemplateDocumentSerializer})
+    @extend_schema(responses={200: r.TemplateDocumentSerializer}, parameters=[OpenApiParameter(
+        "Content-Disposition", str, OpenApiParameter.HEADER, response=[200],
+        description="attachment; the file name (RFC 6266: filename*=utf-8'' when the name is not plain ASCII)")])
     @action(detail=True, methods=["get"], serializer_class=serializers.Serializer)
     def download(self, request, pk=None):
         """The template file (a JSON attachment), to import on another VIO Manager."""
         template = self.get_object()
         response = JsonResponse(templates.export_document(template.spec, template.name), json_dumps_params={"indent": 2})
-        response["Content-Disposition"] = f'attachment; filename="{template.name}.vio-template.json"'
-        return response
+        return attachment(response, template.name, ".vio-template.json", fallback="template")
 
 
 def api_links(request, format=None) -> dict:

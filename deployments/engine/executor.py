@@ -320,10 +320,15 @@ def _still_patient(context: StepContext, reason: str) -> bool:
         return False
     first = waited < 1
     if first or int(waited) % 60 < UNREACHABLE_RETRY_SECONDS:  # a line a minute, not one per try
-        context.log(f"{reason} Trying again every {UNREACHABLE_RETRY_SECONDS} s for up to {patience // 60} minutes.",
+        context.log(f"{reason} Trying again every {UNREACHABLE_RETRY_SECONDS} s for up to {_duration(patience)}.",
                     EventLevel.WARNING)
     context.waiting(reason.rstrip("."), since=timezone.now() - timedelta(seconds=waited))
     return True
+
+
+def _duration(seconds: int) -> str:
+    """"15 minutes", "90 s": a patience or a limit in words."""
+    return f"{seconds // 60} minutes" if seconds >= 120 and seconds % 60 == 0 else f"{seconds} s"
 
 
 def _explain(exc: Exception, step: StepRun) -> str:

@@ -77,6 +77,35 @@ def change_graph(new_plan, added: list, removed: list, anti_affinity_changes: bo
     return steps
 
 
+def repair_graph(repair: str, vm=None, rule: str = "", in_group: bool = False) -> list[StepDef]:
+    """The steps of a repair run, one kind of finding at a time: power a VM on; make a missing VM
+    again (then reconfigure the cloud for it); restore an anti-affinity rule; move a VM to a host
+    its group allows."""
+    if repair == "power_on":
+        return [StepDef(f"power_on:{vm.name}", "power_on", vm.name, weight=1),
+                StepDef(f"wait_guest:{vm.name}", "wait_guest", vm.name, (f"power_on:{vm.name}",), weight=3)]
+    if repair == "restore_rule":
+        return [StepDef("anti_affinity", "anti_affinity", target=rule, weight=1)]
+    if repair == "move_vm":
+        return [StepDef(f"relocate:{vm.name}", "relocate", vm.name, weight=3)]
+    if repair == "recreate_vm":
+        clone, customize = f"clone:{vm.name}", f"customize:{vm.name}"
+        steps = [StepDef("import_ova", "import_ova", weight=1), StepDef("folders", "folders", weight=1),
+                 StepDef(clone, "clone", vm.name, ("import_ova", "folders"), weight=5),
+                 StepDef(customize, "customize", vm.name, (clone,), weight=2)]
+        before_power = (customize,)
+        if in_group:
+            steps.append(StepDef("anti_affinity", "anti_affinity", depends_on=(customize,), weight=1))
+            before_power = (customize, "anti_affinity")
+        steps += [StepDef(f"power_on:{vm.name}", "power_on", vm.name, before_power, weight=1),
+                  StepDef(f"wait_guest:{vm.name}", "wait_guest", vm.name, (f"power_on:{vm.name}",), weight=3),
+                  StepDef("render_bundle", "render_bundle", depends_on=(f"wait_guest:{vm.name}",), weight=2),
+                  StepDef("configure", "configure", depends_on=("render_bundle",), weight=10),
+                  StepDef("validate", "validate", depends_on=("configure",), weight=3)]
+        return steps
+    raise ValueError(f"no repair named {repair}")
+
+
 def teardown_graph() -> list[StepDef]:
     """Everything a deployment made, removed whatever state its runs ended in (found by tag and by
     deterministic name), then a look at vCenter that must find nothing of it."""
@@ -103,7 +132,7 @@ LABELS = {
     "remove_pool": "Remove the resource pool", "remove_folder": "Remove the VM folder",
     "remove_template": "Remove the appliance template", "remove_files": "Delete the bundle and its secrets",
     "verify_removed": "Check that nothing is left in vCenter", "release_addresses": "Release the addresses",
-    "remove_vm": "Delete {}",
+    "remove_vm": "Delete {}", "relocate": "Move {} to another host",
 }
 
 

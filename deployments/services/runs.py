@@ -16,16 +16,17 @@ class RunAlreadyActive(Exception):
 
 
 def start_run(deployment, spec: DeploymentSpec | None, kind: str = RunKind.DEPLOY, revision=None, *,
-              plan=None, graph=None, change: dict | None = None) -> Run:
+              plan=None, graph=None, change: dict | None = None, hosts: dict | None = None) -> Run:
     """Create the next run of a deployment with its steps: a deploy run has its addresses allocated
     and its clones placed on hosts; a teardown run (spec None) removes everything; a change run
-    comes with its plan and step graph (deployments.services.changes). The engine advances it."""
+    comes with its plan and step graph (deployments.services.changes), and a repair run also with
+    the host of a move (hosts: {step key: host moid}). The engine advances it."""
     if kind == RunKind.TEARDOWN:
-        graph, hosts, vms = teardown_graph(), {}, None
+        graph, placed, vms = teardown_graph(), {}, None
     else:
         plan = plan or plan_with_addresses(deployment, spec)
         graph, vms = graph or step_graph(spec, plan), len(plan.vms)
-        hosts = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
+        placed = place([vm.name for vm in plan.vms], usable_hosts(deployment.vcenter, spec.datacenter, spec.management_cluster))
     try:
         with transaction.atomic():
             number = (deployment.runs.aggregate(last=Max("number"))["last"] or 0) + 1
@@ -35,7 +36,7 @@ def start_run(deployment, spec: DeploymentSpec | None, kind: str = RunKind.DEPLO
             StepRun.objects.bulk_create([
                 StepRun(run=run, key=step.key, kind=step.kind, target=step.target,
                         depends_on=list(step.depends_on), weight=step.weight,
-                        host=hosts.get(step.target, "") if step.kind == "clone" else "")
+                        host=(hosts or {}).get(step.key) or (placed.get(step.target, "") if step.kind == "clone" else ""))
                 for step in graph
             ])
     except IntegrityError as exc:

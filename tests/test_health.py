@@ -1,0 +1,145 @@
+"""Deployment health from the live picture, and repairs through the engine: drift made with pyvmomi on
+the simulator (a VM powered off, a VM destroyed, two controllers on one host, a rule deleted, a host
+in maintenance mode) is found within seconds, shown with its action, repaired by a real worker, and
+health returns to healthy; a picture that is not live gives unknown; viewers see, operators repair."""
+
+import contextlib
+import json
+import threading
+import time
+
+import pytest
+from pyVmomi import vim
+
+from deployments.choices import RunStatus
+from deployments.services import health, launch
+from inventory.clients.vsphere import collect, wait_for_tasks
+from inventory.services.watcher import Supervisor
+from testkit.runs import wait_for
+from testkit.spec import registered_vcenter, valid_spec
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+ACK = {"hostname_other_address@load_balancer.public_hostname"}
+SECONDS = 10  # a drift must be found within this
+
+
+def eventually(check, what: str, timeout: float = SECONDS):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:g} s: {what}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def watching(vcenter):
+    stop, running = threading.Event(), Supervisor([vcenter.pk])
+    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield running
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def _finding(client, deployment, kind):
+    body = client.get(f"/api/v1/deployments/{deployment.pk}/health/").json()
+    return next((f for f in body["findings"] if f["kind"] == kind), None)
+
+
+def _healthy(client, deployment):
+    return client.get(f"/api/v1/deployments/{deployment.pk}/health/").json()["status"] == health.HEALTHY
+
+
+def _repair(client, deployment, finding):
+    answer = client.post(f"/api/v1/deployments/{deployment.pk}/repairs/", json.dumps({"finding": finding["id"]}),
+                         content_type="application/json")
+    assert answer.status_code == 202, answer.json()
+    run = wait_for(deployment.runs.get(number=answer.json()["run"]), timeout=120)
+    assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-5:])
+    assert run.kind == "repair"
+    return run
+
+
+def _vm(si, name):
+    return next(r for r in collect(si, vim.VirtualMachine, ["name", "runtime.host"]) if r["name"] == name)
+
+
+def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery_worker, ova_url, admin_client, settings,
+                                                           django_user_model):
+    settings.VIO_WATCH_LEASE_SECONDS, settings.VIO_WATCH_RENEW_SECONDS = 4, 1
+    settings.VIO_WATCH_POLL_SECONDS, settings.VIO_INVENTORY_LIVE_SECONDS = 1, 5
+    simulator = vcsim_factory()
+    vcenter = registered_vcenter(simulator)
+    deployment = launch.create_deployment(dict(valid_spec(simulator), appliance_ova={"url": ova_url}), acknowledged=ACK)
+    assert wait_for(deployment.runs.get(), timeout=180).status == RunStatus.SUCCEEDED
+    si = simulator.connect()
+    assert health.evaluate(deployment).status == health.UNKNOWN  # no watcher yet: not live, never "healthy"
+
+    with watching(vcenter):
+        eventually(lambda: _healthy(admin_client, deployment), "healthy once live", 20)
+
+        # A controller powered off: found, repaired by powering it on.
+        vm = _vm(si, "cloud1-controller-01")
+        wait_for_tasks(si, [vm["_obj"].PowerOffVM_Task()], 30)
+        finding = eventually(lambda: _finding(admin_client, deployment, "vm_powered_off"), "the powered-off VM")
+        assert finding["severity"] == "error" and finding["repair"] == "power_on" and finding["repair_label"]
+        assert finding["objects"][0] == {"type": "VirtualMachine", "name": "cloud1-controller-01",
+                                         "moid": vm["_obj"]._moId}
+        _repair(admin_client, deployment, finding)
+        eventually(lambda: _healthy(admin_client, deployment), "healthy after powering on")
+
+        # A VM destroyed: made again (a new moid), the cloud reconfigured for it.
+        gone = _vm(si, "cloud1-memcache-02")
+        wait_for_tasks(si, [gone["_obj"].PowerOffVM_Task()], 30)
+        wait_for_tasks(si, [gone["_obj"].Destroy_Task()], 30)
+        finding = eventually(lambda: _finding(admin_client, deployment, "vm_missing"), "the missing VM")
+        run = _repair(admin_client, deployment, finding)
+        assert {"clone", "customize", "power_on", "wait_guest", "render_bundle"} <= set(run.steps.values_list("kind", flat=True))
+        assert _vm(si, "cloud1-memcache-02")["_obj"]._moId != gone["_obj"]._moId
+        eventually(lambda: _healthy(admin_client, deployment), "healthy after making it again")
+
+        # Two controllers on one host: found, one moved to a host their rule allows.
+        first, second = _vm(si, "cloud1-controller-01"), _vm(si, "cloud1-controller-02")
+        wait_for_tasks(si, [second["_obj"].RelocateVM_Task(vim.vm.RelocateSpec(host=first["runtime.host"]))], 30)
+        finding = eventually(lambda: _finding(admin_client, deployment, "anti_affinity_broken"), "the broken group")
+        assert finding["repair"] == "move_vm"
+        _repair(admin_client, deployment, finding)
+        assert _vm(si, "cloud1-controller-02")["runtime.host"]._moId != _vm(si, "cloud1-controller-01")["runtime.host"]._moId
+        eventually(lambda: _healthy(admin_client, deployment), "healthy after the move")
+
+        # A rule deleted: restored.
+        cluster = next(r for r in collect(si, vim.ClusterComputeResource, ["name", "configurationEx"]) if r["name"] == "Management")
+        rule = next(r for r in cluster["configurationEx"].rule if r.name == "cloud1-db")
+        spec = vim.cluster.ConfigSpecEx(rulesSpec=[vim.cluster.RuleSpec(operation="remove", removeKey=rule.key)])
+        wait_for_tasks(si, [cluster["_obj"].ReconfigureComputeResource_Task(spec, True)], 30)
+        finding = eventually(lambda: _finding(admin_client, deployment, "rule_missing"), "the missing rule")
+        _repair(admin_client, deployment, finding)
+        eventually(lambda: _healthy(admin_client, deployment), "healthy after restoring the rule")
+
+        # A host in maintenance mode: each VM on it is found, with the move as its action.
+        host = _vm(si, "cloud1-lb-01")["runtime.host"]
+        wait_for_tasks(si, [host.EnterMaintenanceMode_Task(timeout=0)], 30)
+        finding = eventually(lambda: _finding(admin_client, deployment, "host_trouble"), "the host in maintenance")
+        assert finding["repair"] == "move_vm" and "maintenance" in finding["message"]
+        wait_for_tasks(si, [host.ExitMaintenanceMode_Task(timeout=0)], 30)
+        eventually(lambda: _healthy(admin_client, deployment), "healthy once the host is back")
+
+        # Viewers see health; only operators repair.
+        viewer = django_user_model.objects.create_user("viewer-health", password="a-long-viewer-password")
+        from vio_manager.access.roles import VIEWER, set_role
+
+        set_role(viewer, VIEWER)
+        admin_client.logout()
+        admin_client.force_login(viewer)
+        assert admin_client.get(f"/api/v1/deployments/{deployment.pk}/health/").status_code == 200
+        refused = admin_client.post(f"/api/v1/deployments/{deployment.pk}/repairs/", json.dumps({"finding": "x"}),
+                                    content_type="application/json")
+        assert refused.status_code == 403
+
+    # The watcher gone: once the picture is no longer confirmed, health is unknown.
+    eventually(lambda: health.evaluate(deployment).status == health.UNKNOWN, "unknown when not live", 15)
