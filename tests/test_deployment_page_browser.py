@@ -46,10 +46,10 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
     mark_document(page)
     events_at_load = page.locator("#events li").count()
     clone = 'tr[data-key="clone:web1-control-01"] .step-status'
-    assert page.inner_text(clone) != "succeeded"
+    assert page.inner_text(clone) != "Succeeded"
 
     page.wait_for_function("(n) => document.querySelectorAll('#events li').length > n", arg=events_at_load, timeout=30_000)
-    wait_text(page, clone, "succeeded", 30_000)
+    wait_text(page, clone, "Succeeded", 30_000)
     assert same_document(page)
 
     # The power-on fault fails the run: the step's error and both retry buttons appear in place.
@@ -61,7 +61,7 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
     assert page.is_hidden("#cancel-form") and page.is_visible("#teardown-form")
     assert page.inner_text("#deployment-status") == "Failed" and "Power on web1-" in page.inner_text("#run-error")
     assert "failed" in page.inner_text("#vms")
-    page.wait_for_function("window.vioDeployment.stopped === true", timeout=10_000)  # the run ended: no more polls
+    page.wait_for_function("() => window.vioDeployment.stopped === true", timeout=10_000)  # the run ended: no more polls
     assert page.evaluate("window.vioDeployment.polls") >= 2 and same_document(page)
 
     # Retry from the failed step's own button (a CSRF-protected POST that comes back to the page).
@@ -82,7 +82,7 @@ def test_the_page_follows_the_run_live_without_reloading(signed_in, live_server,
             cell.strip() for cell in rows.nth(index).locator("td").all_inner_texts()]
         assert re.fullmatch(r"10\.20\.0\.\d+", management) and guest == management
         assert power == "poweredOn" and vm_status == "ready" and re.fullmatch(r"vm-\d+", moid)
-        assert (external != "—") == (role == "control")  # the control VM also has an external address
+        assert (external != "—") == (role == "All OpenStack services (compact)")  # the control VM, named for people
 
 
 def test_polls_send_the_last_etag_and_keep_the_page_through_304s(signed_in, live_server):
@@ -99,15 +99,96 @@ def test_polls_send_the_last_etag_and_keep_the_page_through_304s(signed_in, live
     page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
     mark_document(page)
     running = 'tr[data-key="step-1"] .step-duration'
-    page.wait_for_function("window.vioDeployment.notModified >= 3", timeout=20_000)
+    page.wait_for_function("() => window.vioDeployment.notModified >= 3", timeout=20_000)
     first = float(page.inner_text(running).split()[0])
-    page.wait_for_function("window.vioDeployment.notModified >= 5", timeout=20_000)
+    page.wait_for_function("() => window.vioDeployment.notModified >= 5", timeout=20_000)
     assert float(page.inner_text(running).split()[0]) > first  # counts on through the 304s
     assert polls[0] == (None, 200) and len(polls) >= 5
     assert all(tag and tag.startswith('W/"') and status == 304 for tag, status in polls[1:5]), polls
 
     runs.log(deployment.runs.get(), "Something new happened.")
-    page.wait_for_function("document.querySelector('#events li') !== null && "
+    page.wait_for_function("() => document.querySelector('#events li') !== null && "
                            "document.querySelector('#events li').textContent.includes('Something new happened.')",
                            timeout=10_000)
     assert any(status == 200 for _, status in polls[5:]) and same_document(page)
+
+
+def test_settings_addresses_revisions_older_events_and_a_confirmed_stop(signed_in, live_server, vcsim, nsxv, django_user_model):
+    from deployments.models import RunEvent
+    from testkit import pages
+
+    page = signed_in
+    world = pages.build(vcsim, nsxv, django_user_model.objects.get(username="admin"))
+    cloud = world.cloud
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/deployments/{cloud.pk}/")
+
+    # The settings as VIO's "Ready to complete", in its order, not JSON; the cloud's addresses.
+    assert page.locator("#settings h3").all_inner_texts() == [
+        "vCenter", "Management cluster", "Management network", "External network", "Load balancer",
+        "Nova compute clusters", "Glance", "Neutron", "Keystone", "Syslog", "Appliance OVA"]
+    settings = page.inner_text("#settings")
+    assert "{" not in settings and '"' not in settings and page.locator("#spec").count() == 0
+    for text in ("VIO-Management", "10.20.0.150 – 10.20.0.170", "192.0.2.7", "Compute-B", "VIO-Data-Trunk",
+                 "SQL (users kept by Keystone)", "syslog.example.com:1514 over TCP", "https://127.0.0.1:8443/vio-appliance.ova"):
+        assert text in settings, text
+    assert page.get_attribute("#dashboard-url", "href") == "https://localhost/"
+    assert page.inner_text("#keystone-url") == "https://localhost:5000/v3"
+    assert "revision 2: Add Compute-B, syslog over TCP" in page.inner_text("#access")
+    assert page.get_attribute("#change-configuration", "href") == f"/deployments/{cloud.pk}/change/"
+
+    # Revisions, newest first, each with its difference from the one before.
+    rows = page.locator("#revision-list tbody tr")
+    assert rows.count() == 2
+    newest, first = rows.nth(0).inner_text(), rows.nth(1).inner_text()
+    assert newest.startswith("2") and "current" in newest and "Add Compute-B" in newest and "admin" in newest
+    assert "Syslog server: localhost → syslog.example.com" in newest and "Compute cluster Compute-B: — → added" in newest
+    assert "Syslog protocol: udp → tcp" in newest and "the first configuration" in first and "current" not in first
+    page.locator("#settings").screenshot(path="/tmp/vio-pages/detail-settings-1440.png")
+    page.locator("#revisions").screenshot(path="/tmp/vio-pages/detail-revisions-1440.png")
+
+    # The event log pages back to the run's first event.
+    total = RunEvent.objects.filter(run=cloud.runs.get()).count()
+    assert total > 130 and page.locator("#events li").count() == 50
+    while page.is_visible("#older-events"):
+        shown = page.locator("#events li").count()
+        page.click("#older-events")
+        page.wait_for_function("(n) => document.querySelectorAll('#events li').length > n", arg=shown)
+    sequences = page.locator("#events li").evaluate_all("(items) => items.map((i) => Number(i.dataset.sequence))")
+    assert sequences == list(range(total, 0, -1))
+    assert page.inner_text("#older-note") == "This is the run's first event."
+    assert page.inner_text("#events li:last-child").split(" ", 1)[1].startswith("Run 1 created")
+
+    # A failed first deployment has nothing to change yet; a failed teardown says why at the top.
+    page.goto(f"{live_server.url}/deployments/{world.failed.pk}/")
+    assert page.locator("#change-configuration").count() == 0 and page.is_visible("#retry-form")
+    page.goto(f"{live_server.url}/deployments/{world.down.pk}/")
+    alert = page.locator("#teardown-failure")
+    assert alert.is_visible() and "locked by a backup job" in alert.inner_text() and "resume the run" in alert.inner_text()
+    assert alert.evaluate("(n) => n.getBoundingClientRect().top") < 250  # at the top, above the status
+    assert page.locator("#change-configuration").count() == 0
+
+    # "Stop deployment": a confirmation that says what happens, then "Stopping" at once.
+    running = deployment_with_run(world.vcenter, "pagerun", "running")
+    page.goto(f"{live_server.url}/deployments/{running.pk}/")
+    assert page.inner_text("#cancel") == "Stop deployment" and "Cancel" not in page.inner_text(".page-head")
+    page.click("#cancel")
+    assert page.is_visible("#stop-dialog") and "no new step starts" in page.inner_text("#stop-dialog")
+    page.locator("#stop-dialog").screenshot(path="/tmp/vio-pages/stop-dialog.png")
+    page.click("#stop-dialog [data-close-dialog]")
+    assert page.is_hidden("#stop-dialog") and page.inner_text("#deployment-status") == "Running"
+    held = []
+    page.route("**/deployments/*/cancel/", lambda route: held.append(route))  # the server's answer waits
+    page.click("#cancel")
+    page.click("#stop-confirm", no_wait_after=True)
+    # Shown before the server has answered: the answer is held at the route until after this.
+    page.wait_for_function("() => document.querySelector('#deployment-status').textContent === 'Stopping'", timeout=5_000)
+    for _ in range(50):  # the request reaches the route as the browser sends it
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the stop was not sent"
+    with page.expect_navigation():
+        held[0].continue_()
+    assert page.inner_text("#deployment-status") in ("Stopping", "Stopped")
+    assert "Stopping pagerun" in page.inner_text("main")

@@ -297,3 +297,50 @@ def test_a_matching_etag_opens_nothing_to_those_who_may_not_read(client, admin_c
     for missing in (f"/api/v1/deployments/{deployment.pk + 1000}/status/", "/api/v1/deployments/99999999999999999999/",
                     f"/api/v1/deployments/{deployment.pk}/events/?run=9", f"/api/v1/deployments/{deployment.pk}/status/?run=3000000000"):
         assert admin_client.get(missing, HTTP_IF_NONE_MATCH=tag).status_code == 404, missing
+
+
+def test_stop_and_teardown_are_confirmed_and_the_page_says_stopping(admin_client, client, synced_vcenter, django_user_model):
+    """Without JavaScript, "Stop deployment" and "Tear down" lead to a page that says what will happen;
+    confirmed, the stop shows "Stopping" at once. A viewer gets neither."""
+    from vio_manager.access.roles import VIEWER, set_role
+
+    deployment = bare(synced_vcenter, "cloud-stop", "running")
+    page = admin_client.get(f"/deployments/{deployment.pk}/").content.decode()
+    assert 'id="cancel-form" method="get"' in page and ">Stop deployment</button>" in page and ">Cancel<" not in page
+    confirm = admin_client.get(f"/deployments/{deployment.pk}/cancel/").content.decode()
+    assert "Stop the deployment cloud-stop?" in confirm and "no new step starts" in confirm and 'method="post"' in confirm
+    teardown = admin_client.get(f"/deployments/{deployment.pk}/teardown/").content.decode()
+    assert "Tear down cloud-stop?" in teardown and "cannot be undone" in teardown
+
+    viewer = django_user_model.objects.create_user("vic", password="a-long-password-1")
+    set_role(viewer, VIEWER)
+    client.force_login(viewer)
+    assert client.get(f"/deployments/{deployment.pk}/cancel/").status_code == 403
+    assert client.post(f"/deployments/{deployment.pk}/cancel/").status_code == 403
+
+    answer = admin_client.post(f"/deployments/{deployment.pk}/cancel/", follow=True)
+    shown = answer.content.decode()
+    assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.CANCELLING
+    assert 'data-status="cancelling" id="deployment-status">Stopping</span>' in shown
+    assert "Stopping cloud-stop: the steps running now finish" in shown
+    assert 'id="cancel-form" hidden' in shown  # nothing left to stop
+
+
+def test_the_page_shows_the_settings_in_words_and_the_list_shares_its_colours(admin_client, vcsim, synced_vcenter):
+    deployment = launched(vcsim)
+    page = admin_client.get(f"/deployments/{deployment.pk}/").content.decode()
+    assert 'id="spec"' not in page and '"management_network"' not in page  # no JSON
+    for text in ("<h3 id=\"settings-1\">vCenter</h3>", "VIO-Management", "10.20.0.10 – 10.20.0.40", "Public host name",
+                 "Compute-A", "VIO-DSwitch", "SQL (users kept by Keystone)", "localhost:514 over UDP"):
+        assert text in page, text
+    assert "Secret-Admin-1" not in page and 'id="dashboard-url"' not in page  # not deployed yet: no addresses
+    assert "Public host name: the public host name resolved to another address" in page  # the warning, in words
+    assert 'id="change-configuration"' not in page  # nothing deployed to change
+
+    Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.SUCCEEDED)
+    listed = admin_client.get("/deployments/").content.decode()
+    assert '<span class="badge ok" data-status="succeeded">Succeeded</span>' in listed
+    page = admin_client.get(f"/deployments/{deployment.pk}/").content.decode()
+    assert '<span class="badge ok" data-status="succeeded" id="deployment-status">Succeeded</span>' in page
+    assert "&quot;succeeded&quot;: [&quot;ok&quot;, &quot;Succeeded&quot;]" in page  # the same mapping for deployment.js
+    assert '<a href="https://localhost/" id="dashboard-url"' in page and "https://localhost:5000/v3" in page

@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A Content-Security-Policy on every page, no-store on what a signed-in user or the API is answered.
+    "vio_manager.middleware.SecurityHeadersMiddleware",
     # Every page needs a login unless a view says otherwise (the login page); the API answers
     # 401/403 itself through DRF's permission classes.
     "vio_manager.middleware.LoginRequiredForPagesMiddleware",

@@ -1,5 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from vio_manager import views
@@ -17,14 +19,18 @@ urlpatterns = [
     path("api/v1/", include("inventory.api.urls")),
     path("api/v1/", include("deployments.api.urls")),
     path("api/v1/", include("vio_manager.access.api.urls")),
-    # The schema is API (401/403 without credentials); the docs are pages (login redirect).
+    # For users with a role, as the API: the schema answers 401/403 (JSON); the docs are pages (anonymous:
+    # the login page; a signed-in account without a role: 403).
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/redoc/", login_required(RedocView.as_view(url_name="api-schema")), name="api-redoc"),
+    # Browsers ask for /favicon.ico on pages that name none (a JSON answer, the API docs).
+    path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),
+         name="favicon"),
 ]
 
 # Under /api/ these answer JSON in the API's error shape; elsewhere Django's pages.
 handler400 = "vio_manager.api.errors.bad_request"
 handler403 = "vio_manager.api.errors.permission_denied"
-handler404 = "vio_manager.api.errors.page_not_found"
-handler500 = "vio_manager.api.errors.server_error"
+handler404 = "vio_manager.error_pages.page_not_found"  # styled, with the navigation
+handler500 = "vio_manager.error_pages.server_error"

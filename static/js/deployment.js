@@ -4,7 +4,10 @@
    run has ended. Without JavaScript the page is complete as the server rendered it.
    Each poll sends the ETag of the last answer (If-None-Match): while nothing has changed the server
    answers 304 with no body, and the page keeps what it shows, a running step's duration counting
-   on from the last answer by this browser's clock. */
+   on from the last answer by this browser's clock.
+   Statuses are shown with one mapping (data-status-display, from deployments/views/summary.py) on the
+   list, the page and here. Confirming "Stop deployment" shows "Stopping" at once, before the server
+   answers; "Show older events" pages back through the events API (since/limit) to the first event. */
 (function () {
   "use strict";
 
@@ -16,6 +19,12 @@
   var state = { since: Number(root.dataset.since || 0), run: root.dataset.run, polls: 0, stopped: false, failures: 0,
     notModified: 0, etag: null, etagUrl: null };
   var last = null; // the last answer, and when it came: { data: ..., at: ms }
+  var DISPLAY = {};
+  try {
+    DISPLAY = JSON.parse(root.dataset.statusDisplay || "{}");
+  } catch (ignored) {
+    DISPLAY = {};
+  }
   window.vioDeployment = state; // for the curious (and the browser tests)
 
   function byId(id) {
@@ -42,8 +51,19 @@
     return value === null || value === undefined ? "" : value.toFixed(1) + " s";
   }
 
-  function badgeClass(status) {
-    return { succeeded: "ok", failed: "err", running: "info" }[status] || "warn";
+  function display(status) {
+    var shown = DISPLAY[status];
+    return shown ? { cls: shown[0], label: shown[1] } : { cls: "neutral", label: String(status).replace(/_/g, " ") };
+  }
+
+  function setBadge(node, status) {
+    if (!node) {
+      return;
+    }
+    var shown = display(status);
+    node.className = "badge " + shown.cls;
+    node.dataset.status = status;
+    setText(node, shown.label);
   }
 
   function cell(row, tag, text, className) {
@@ -58,9 +78,7 @@
 
   function updateSummary(data) {
     var run = data.run;
-    var badge = byId("deployment-status");
-    setText(badge, data.deployment.status_label);
-    badge.className = "badge " + ({ succeeded: "ok", failed: "err", cancelled: "warn" }[data.deployment.status] || "info");
+    setBadge(byId("deployment-status"), data.deployment.status);
     setHidden(byId("retry-form"), !(run && run.can_retry));
     setHidden(byId("cancel-form"), !(run && run.can_cancel));
     setHidden(byId("teardown-form"), !data.deployment.can_tear_down);
@@ -92,9 +110,7 @@
       if (!row) {
         return;
       }
-      var badge = row.querySelector(".step-status .badge");
-      badge.className = "badge " + badgeClass(step.status);
-      setText(badge, step.status);
+      setBadge(row.querySelector(".step-status .badge"), step.status);
       setText(row.querySelector(".step-attempt"), String(step.attempt));
       setText(row.querySelector(".step-started"), clock(step.started_at));
       setText(row.querySelector(".step-finished"), clock(step.finished_at));
@@ -133,7 +149,7 @@
       var row = document.createElement("tr");
       row.dataset.name = vm.name;
       cell(row, "td", vm.name);
-      cell(row, "td", vm.role).title = vm.role_label;
+      cell(row, "td", vm.role_label || vm.role);
       cell(row, "td", vm.management_ip || "—");
       cell(row, "td", vm.external_ip || "—");
       cell(row, "td", vm.guest_ip || "—", "vm-guest-ip");
@@ -257,6 +273,71 @@
         setText(byId("live-note"), "reconnecting…");
         schedule(Math.min(INTERVAL * (state.failures + 1), 10000));
       });
+  }
+
+  // --- "Stop deployment": feedback at once -----------------------------------------------------
+  var stopForm = byId("stop-confirm-form");
+  if (stopForm) {
+    stopForm.addEventListener("submit", function () {
+      setBadge(byId("deployment-status"), "cancelling"); // "Stopping": the server sets the same
+      setText(byId("live-note"), "stop requested…");
+      var button = byId("stop-confirm");
+      if (button) {
+        window.setTimeout(function () { button.disabled = true; }, 0); // after the form took its value
+      }
+      var cancel = byId("cancel");
+      if (cancel) {
+        cancel.disabled = true;
+      }
+    });
+  }
+
+  // --- older events ----------------------------------------------------------------------------
+  var PAGE = 100;
+  var older = byId("older-events");
+  var oldest = older ? Number(older.dataset.oldest || 0) : 0;
+
+  function olderEvents() {
+    var before = oldest - 1; // the events with a sequence below the oldest shown
+    var since = Math.max(0, before - PAGE);
+    var url = older.dataset.url + "&since=" + since + "&limit=" + Math.max(1, before - since);
+    older.disabled = true;
+    setText(byId("older-note"), "loading…");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        var list = byId("events");
+        data.events.filter(function (event) {
+          return event.sequence < oldest;
+        }).reverse().forEach(function (event) { // newest first: older ones go at the end
+          var item = document.createElement("li");
+          item.className = "level-" + event.level;
+          item.dataset.sequence = event.sequence;
+          var time = cell(item, "time", clock(event.created_at));
+          time.dateTime = event.created_at;
+          item.appendChild(document.createTextNode(" " + event.message));
+          list.appendChild(item);
+        });
+        oldest = since + 1;
+        older.dataset.oldest = oldest;
+        older.disabled = false;
+        older.hidden = oldest <= 1;
+        setText(byId("older-note"), oldest <= 1 ? "This is the run's first event." : "");
+      })
+      .catch(function () {
+        older.disabled = false;
+        setText(byId("older-note"), "Could not load older events: try again.");
+      });
+  }
+
+  if (older && oldest > 1) {
+    older.hidden = false;
+    older.addEventListener("click", olderEvents);
   }
 
   if (root.dataset.live === "true") {
