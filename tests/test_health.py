@@ -82,6 +82,9 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
 
     with watching(vcenter):
         eventually(lambda: _healthy(admin_client, deployment), "healthy once live", 20)
+        listed = admin_client.get("/api/v1/deployments/health/?status=healthy").json()
+        assert listed["count"] == 1 and listed["results"][0]["id"] == deployment.pk
+        assert admin_client.get("/api/v1/deployments/health/?status=failed").json()["count"] == 0
 
         # A controller powered off: found, repaired by powering it on.
         vm = _vm(si, "cloud1-controller-01")

@@ -12,12 +12,13 @@ from testkit.servers import UNRESOLVABLE_HOST
 pytestmark = pytest.mark.django_db
 
 
-def test_add_form_puts_a_dns_failure_on_the_host_field(admin_client):
+def test_add_form_puts_a_host_name_dns_refuses_on_the_host_field(admin_client):
     response = admin_client.post("/vcenters/add/", {"name": "vc", "host": UNRESOLVABLE_HOST, "port": 443,
                                                     "username": "administrator@vsphere.local", "password": "x"})
     assert response.status_code == 200
     host_errors = response.context["form"].errors["host"]
-    assert "does not resolve" in host_errors[0]
+    # 255 characters: refused in words before any lookup (nothing is asked of DNS)
+    assert "is not a valid host name: it is 255 characters long" in host_errors[0]
     assert not m.VCenter.objects.exists()
 
 

@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "inventory.choices.ConnectionStatus",
         "SyncStateEnum": "inventory.choices.SyncState",
         "NetworkKindEnum": "inventory.choices.NetworkKind",
+        # deployments.services.health's words (a list here: settings import no app code)
+        "HealthStatusEnum": ["healthy", "degraded", "failed", "unknown", "not_deployed"],
+        "FindingSeverityEnum": ["error", "warning"],
+        "CheckSeverityEnum": ["blocking", "advisory"],
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io for a badge

@@ -32,7 +32,7 @@ class FindingSerializer(serializers.Serializer):
     repair_label = serializers.CharField(allow_blank=True)
 
 
-class HealthSerializer(serializers.Serializer):
+class DeploymentHealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(STATUSES, help_text="unknown whenever the picture of vCenter is not live")
     label = serializers.CharField()
     live = serializers.BooleanField()
@@ -41,7 +41,7 @@ class HealthSerializer(serializers.Serializer):
     findings = FindingSerializer(many=True)
 
 
-class HealthRowSerializer(HealthSerializer):
+class DeploymentHealthRowSerializer(DeploymentHealthSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -63,15 +63,15 @@ class RepairRunSerializer(serializers.Serializer):
 class HealthMixin:
     """Mixed into DeploymentViewSet."""
 
-    @extend_schema(responses={200: HealthSerializer})
-    @action(detail=True, methods=["get"], url_path="health", serializer_class=HealthSerializer)
+    @extend_schema(responses={200: DeploymentHealthSerializer})
+    @action(detail=True, methods=["get"], url_path="health", serializer_class=DeploymentHealthSerializer)
     def health(self, request, pk=None):
         """Health from the live picture of vCenter: what should exist against what does, with a finding
         per problem (its objects, what to do, and which repair fixes it)."""
-        return Response(HealthSerializer(health.evaluate(self.get_object()).as_dict()).data)
+        return Response(DeploymentHealthSerializer(health.evaluate(self.get_object()).as_dict()).data)
 
-    @extend_schema(parameters=[HealthQuerySerializer], responses={200: HealthRowSerializer(many=True)})
-    @action(detail=False, methods=["get"], url_path="health", url_name="health-list", serializer_class=HealthRowSerializer)
+    @extend_schema(parameters=[HealthQuerySerializer], responses={200: DeploymentHealthRowSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="health", url_name="health-list", serializer_class=DeploymentHealthRowSerializer)
     def health_list(self, request):
         """Health of every deployment (filters: status, vcenter)."""
         query = HealthQuerySerializer(data=request.query_params)
@@ -84,7 +84,8 @@ class HealthMixin:
         rows = [dict(judged[d.pk].as_dict(), id=d.pk, name=d.name) for d in deployments]
         if query.validated_data.get("status"):
             rows = [row for row in rows if row["status"] == query.validated_data["status"]]
-        return Response(HealthRowSerializer(rows, many=True).data)
+        page = self.paginate_queryset(rows)  # pages like every list (health is judged for all: a status filter needs it)
+        return self.get_paginated_response(DeploymentHealthRowSerializer(page, many=True).data)
 
     @extend_schema(request=RepairRequestSerializer, responses={
         202: RepairRunSerializer,
