@@ -1,6 +1,7 @@
 from django.urls import path
 
 from deployments.views import change, deployments, templates
+from deployments.views import health as health_views
 from deployments.views import timeline as timeline_views
 from deployments.wizard.view import DeployWizard
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("deployments/<int:pk>/teardown/", deployments.deployment_teardown, name="deployment-teardown"),
     path("deployments/<int:pk>/cancel/", deployments.deployment_cancel, name="deployment-cancel"),
     path("deployments/<int:pk>/save-template/", deployments.deployment_save_template, name="deployment-save-template"),
+    path("deployments/<int:pk>/health/", health_views.health_card, name="deployment-health"),
+    path("deployments/<int:pk>/repair/", health_views.repair, name="deployment-repair"),
     path("deployments/<int:pk>/runs/<int:number>/timeline/", timeline_views.run_timeline, name="deployment-run-timeline"),
     path("templates/", templates.template_list, name="template-list"),
     path("templates/upload/", templates.template_upload, name="template-upload"),

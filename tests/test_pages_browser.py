@@ -95,7 +95,7 @@ def test_every_page_on_a_wide_screen_and_the_docs_under_their_policy(site, live_
     assert fits[0] <= fits[1], fits
 
     page.goto(live_server.url + "/deployments/")
-    listed = page.locator('#deployments tr[data-name="pagecloud"] .badge')
+    listed = page.locator('#deployments tr[data-name="pagecloud"] td:nth-child(2) .badge')  # its status; health is next
     assert listed.inner_text() == "Succeeded" and listed.evaluate("(n) => getComputedStyle(n).backgroundColor") == GREEN
     page.goto(f"{live_server.url}/deployments/{world.cloud.pk}/")
     shown = page.locator("#deployment-status")

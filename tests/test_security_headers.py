@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 # Pages that are not read with a GET of their own: actions (POST), redirects and downloads.
 NOT_PAGES = {"logout", "deployment-new", "deployment-change", "deployment-retry", "deployment-save-template", "endpoint-test",
-             "endpoint-sync", "token-revoke", "favicon", "template-download", "deployment-run-timeline"}
+             "endpoint-sync", "token-revoke", "favicon", "template-download", "deployment-run-timeline",
+             "deployment-repair"}  # a repair's confirmation needs a live finding: tests/test_health_browser.py checks it
 
 
 
@@ -95,6 +96,7 @@ def test_every_page_has_the_policy_no_store_and_nothing_inline(admin_client, cli
              "neutron", "dvs", "keystone", "syslog", "appliance"]
     urls += [(f"wizard step {step}", f"/deployments/new/{wizard_id}/{step}/") for step in steps]
     urls += [("timeline fragment", f"/deployments/{world.cloud.pk}/runs/1/timeline/"),
+             ("health fragment", f"/deployments/{world.cloud.pk}/health/"),
              ("template download", f"/templates/{world.template.pk}/download/")]
 
     visited, inline = set(), {}

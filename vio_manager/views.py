@@ -9,12 +9,14 @@ from vio_manager.services import last_answered_ping
 
 
 def home(request):
+    from deployments.views.health import overview
     from inventory.models import NsxManager, VCenter
 
     return render(request, "home.html", {
         "last_ping": last_answered_ping(),
         "vcenters": VCenter.objects.order_by("name"),
         "nsx_managers": NsxManager.objects.order_by("name"),
+        "clouds": overview(),  # every vCenter with its deployments and their health
     })
 
 

@@ -16,9 +16,11 @@ from deployments.services.templates import TemplateInvalid, save_as_template
 from deployments.wizard import instances
 from deployments.wizard.paths import message_for
 from deployments.choices import DeploymentStatus, RunKind, RunStatus
+from deployments.services import health
 from deployments.services import revisions as revision_service
 from deployments.services import status
 from deployments.services.secrets import with_placeholder_secrets
+from deployments.views import health as health_views
 from deployments.views import summary
 from vio_manager.access import audit
 from vio_manager.access.pages import requires
@@ -38,8 +40,10 @@ def new_wizard(request):
 
 def deployment_list(request):
     deployments = list(Deployment.objects.select_related("vcenter", "created_by").defer("secrets").order_by("-created_at"))
+    judged = health.evaluate_many(deployments)  # once for the page: a few queries per vCenter
     for deployment in deployments:
         deployment.badge = summary.badge(deployment.status)
+        deployment.health_badge = health_views.badge(judged[deployment.pk])
     return render(request, "deployments/deployment_list.html", {"deployments": deployments})
 
 
@@ -114,6 +118,7 @@ def deployment_detail(request, pk, save_form=None):
         "plan": plan,
         "plan_error": plan_error,
         "save_form": save_form or SaveTemplateForm(prefix="save", initial={"name": deployment.name}),
+        **health_views.card_context(deployment),
     })
 
 
