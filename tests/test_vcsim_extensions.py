@@ -283,3 +283,33 @@ def test_a_collector_waiting_for_updates_sees_a_custom_value(fresh_si):
         assert [v.value for v in changed[(folder._moId, "customValue")]] == ["watched"]
     finally:
         collector.DestroyPropertyCollector()
+
+
+# --- what the harness reports that govmomi keeps silent -----------------------------------------
+
+
+def test_a_collector_waiting_for_updates_sees_a_vm_reconfigured(fresh_si):
+    """ReconfigVM_Task's name, tags and size changes reach a WaitForUpdatesEx (govmomi sets them silently)."""
+    si = fresh_si
+    template, folder, pool = _made_objects(si)
+    vm = _clone(si, template, folder, pool, f"reconf-{uuid.uuid4().hex[:6]}")
+    collector = si.content.propertyCollector.CreatePropertyCollector()
+    try:
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm, skip=False)],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine,
+                                                                pathSet=["name", "config.extraConfig", "config.hardware.numCPU"])])
+        collector.CreateFilter(spec, partialUpdates=False)
+        options = vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=5)
+        first = collector.WaitForUpdatesEx("", options)
+        change = vim.vm.ConfigSpec(name="renamed-by-reconfig", numCPUs=3,
+                                   extraConfig=[vim.option.OptionValue(key="vio.watch", value="seen")])
+        wait_for_tasks(si, [vm.ReconfigVM_Task(change)])
+        update = collector.WaitForUpdatesEx(first.version, options)
+        assert update is not None
+        changed = {c.name: c.val for fs in update.filterSet for o in fs.objectSet for c in o.changeSet}
+        assert changed["name"] == "renamed-by-reconfig" and changed["config.hardware.numCPU"] == 3
+        assert {o.key: o.value for o in changed["config.extraConfig"]}["vio.watch"] == "seen"
+    finally:
+        collector.DestroyPropertyCollector()
+

@@ -106,7 +106,7 @@ func main() {
 		os.RemoveAll(dataDir)
 		log.Fatalf("inventory: %v", err)
 	}
-	taskList.sweep() // the build's own tasks: a fresh vCenter lists none
+	taskList.sweep(0) // the build's own tasks: a fresh vCenter lists none
 	restoreGC()
 	if !*stockCollector {
 		installCollector() // after the build, which needs none of it

@@ -21,6 +21,9 @@ var silentChanges = map[string][]string{
 	"EnterMaintenanceMode_Task":       {"runtime.inMaintenanceMode", "summary.runtime.inMaintenanceMode"},
 	"ExitMaintenanceMode_Task":        {"runtime.inMaintenanceMode", "summary.runtime.inMaintenanceMode"},
 	"ReconfigureComputeResource_Task": {"configurationEx"},
+	// govmomi sets a reconfigured VM's name, tags and size in place: a rename by ReconfigVM never reached a watcher
+	"ReconfigVM_Task": {"name", "config.name", "summary.config.name", "config.extraConfig", "config.hardware.numCPU",
+		"config.hardware.memoryMB", "summary.config.numCpu", "summary.config.memorySizeMB"},
 }
 
 // reportingChanges wraps a task's work so that its silent changes are reported once it succeeded.

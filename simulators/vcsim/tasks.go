@@ -60,15 +60,21 @@ func (l *taskList) RemoveObject(ref types.ManagedObjectReference) {
 	l.mu.Unlock()
 }
 
-// sweep drops the simulator's finished inner tasks from the registry.
-func (l *taskList) sweep() {
+// innerGrace: how long a finished inner task is left for the call that made it to read its outcome.
+// Another task's sweep must never take it first: with several tasks at once, one finishing could
+// remove the inner task of another call between that call's return and outcome() ("vanished").
+const innerGrace = 10 * time.Second
+
+// sweep drops from the registry the simulator's inner tasks that finished more than grace ago.
+func (l *taskList) sweep(grace time.Duration) {
 	l.mu.Lock()
 	var done, kept []types.ManagedObjectReference
 	for _, ref := range l.inner {
 		task, ok := simulator.Map.Get(ref).(*simulator.Task)
+		finished := ok && (task.Info.State == types.TaskInfoStateSuccess || task.Info.State == types.TaskInfoStateError)
 		switch {
 		case !ok:
-		case task.Info.State == types.TaskInfoStateSuccess || task.Info.State == types.TaskInfoStateError:
+		case finished && (grace == 0 || task.Info.CompleteTime == nil || time.Since(*task.Info.CompleteTime) > grace):
 			done = append(done, ref)
 		default:
 			kept = append(kept, ref)
@@ -130,7 +136,7 @@ func (t *tasks) begin(task *simulator.Task) {
 // run takes a begun task to its end: a delay with progress moving, then the injected fault or
 // the real work. A panic ends the task in a SystemError.
 func (t *tasks) run(task *simulator.Task, p plan, this types.ManagedObjectReference, real work) {
-	defer t.list.sweep()
+	defer t.list.sweep(innerGrace)
 	defer recoverInto(task.Info.Name, func(fault types.BaseMethodFault) { finish(task, nil, fault) })
 	if p.delay > 0 {
 		progress(task, p.delay)
