@@ -197,7 +197,7 @@ def test_kolla_stages_and_arguments_are_what_the_kolla_ansible_cli_runs(bundle):
 
 def step_context(bundle: Path, checkpoint: dict | None = None):
     logged = []
-    ctx = SimpleNamespace(outputs={"render_bundle": {"directory": str(bundle)}},
+    ctx = SimpleNamespace(outputs={"render_bundle": {"directory": str(bundle)}}, run=SimpleNamespace(change={}),
                           step=SimpleNamespace(checkpoint=dict(checkpoint or {})), cancelled=threading.Event(),
                           logged=logged, log=lambda message, level="info": logged.append((level, message)))
     ctx.save_checkpoint = lambda **values: ctx.step.checkpoint.update(values)

@@ -146,3 +146,48 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
 
     # The watcher gone: once the picture is no longer confirmed, health is unknown.
     eventually(lambda: health.evaluate(deployment).status == health.UNKNOWN, "unknown when not live", 15)
+
+
+def test_a_worker_killed_during_a_repair_is_followed_by_the_next_attempt(vcsim_factory, ova_url, private_queue, settings):
+    """A repair is a run like any other: the worker cloning the missing VM again is killed (kill -9);
+    the reaper hands the step to another worker, which adopts the clone vCenter went on with: the
+    repair succeeds with exactly one VM of that name, and health is healthy again."""
+    from deployments.models import StepRun
+    from deployments.services import repairs
+    from tests.conftest import start_worker, test_database_url
+    from testkit.runs import FAST_REAPER, wait_until
+
+    settings.VIO_WATCH_LEASE_SECONDS, settings.VIO_WATCH_RENEW_SECONDS = 4, 1
+    settings.VIO_WATCH_POLL_SECONDS, settings.VIO_INVENTORY_LIVE_SECONDS = 1, 5
+    simulator = vcsim_factory()
+    vcenter = registered_vcenter(simulator)
+    beat = start_worker(test_database_url(), private_queue, beat=True, env=FAST_REAPER)
+    workers = [start_worker(test_database_url(), private_queue, concurrency=2, env=FAST_REAPER)]
+    try:
+        deployment = launch.create_deployment(dict(valid_spec(simulator), appliance_ova={"url": ova_url}), acknowledged=ACK)
+        assert wait_for(deployment.runs.get(), timeout=180).status == RunStatus.SUCCEEDED
+        si = simulator.connect()
+        with watching(vcenter):
+            eventually(lambda: health.evaluate(deployment).status == health.HEALTHY, "healthy once live", 20)
+            gone = _vm(si, "cloud1-memcache-02")["_obj"]
+            wait_for_tasks(si, [gone.PowerOffVM_Task()], 30)
+            wait_for_tasks(si, [gone.Destroy_Task()], 30)
+            finding = eventually(lambda: next((f for f in health.evaluate(deployment).findings
+                                               if f.kind == "vm_missing"), None), "the missing VM")
+            simulator.inject(method="CloneVM_Task", match="cloud1-memcache-02", delay=5000, count=1)
+            run = repairs.repair(deployment, finding.id)
+            cloning = StepRun.objects.filter(run=run, key="clone:cloud1-memcache-02", checkpoint__has_key="clone_task"
+                                             ).exclude(checkpoint__clone_task=None)
+            wait_until(cloning.exists, 120, "the clone of the repair under way")
+            workers[0].kill()
+            workers.append(start_worker(test_database_url(), private_queue, concurrency=2, env=FAST_REAPER))
+            run = wait_for(run, timeout=240)
+            assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
+            step = run.steps.get(key="clone:cloud1-memcache-02")
+            assert list(step.attempts.values_list("outcome", flat=True)) == ["lost", "succeeded"]
+            names = [r["name"] for r in collect(si, vim.VirtualMachine, ["name"])]
+            assert names.count("cloud1-memcache-02") == 1
+            eventually(lambda: health.evaluate(deployment).status == health.HEALTHY, "healthy after the repair", 30)
+    finally:
+        for process in [beat, *workers]:
+            process.stop()

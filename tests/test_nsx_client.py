@@ -207,12 +207,26 @@ def test_unreachable_port(nsxv):
         nsxv.client(port=free_loopback_port()).version()
 
 
-def test_name_that_does_not_resolve(nsxv):
+def test_name_that_cannot_be_a_host_name_is_refused_before_any_lookup(nsxv):
     # A .invalid name would still send a query to the configured DNS server, off this machine. This
-    # one is longer than DNS's 255-byte limit, so the system resolver refuses it without a packet.
+    # one is longer than DNS's limit: refused in words before anything is asked of DNS.
     unresolvable = ".".join(["nsx-manager-" + "x" * 48] * 5) + ".invalid"
     with pytest.raises(DnsFailure) as caught:
         nsxv.client(host=unresolvable).version()
+    assert "is not a valid host name: it is 312 characters long; a host name has at most 253" in str(caught.value)
+
+
+def test_name_that_does_not_resolve(nsxv, monkeypatch):
+    # The resolver's answer for a well-formed name that has no address, at the seam (socket.getaddrinfo):
+    # a real lookup would leave this machine.
+    import socket
+
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(DnsFailure) as caught:
+        nsxv.client(host="nsx-gone.example.com").version()
     assert "does not resolve" in str(caught.value)
 
 

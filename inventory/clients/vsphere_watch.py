@@ -79,13 +79,15 @@ class Mirror:
             self.places = None
 
     def apply(self, kind: str, obj_type: str, moid: str, changes: list, changed: "Changes") -> None:
-        if kind == "leave":
+        if kind == "leave":  # a removal is a changed object too (the watch's update count)
             if obj_type == "VirtualMachine":
                 if self.vms.pop(moid, None) is not None:
                     changed.vms_gone.add(moid)
                     changed.vms.discard(moid)
+                    changed.objects += 1
             elif self.objects.pop(moid, None) is not None:
                 changed.others = True
+                changed.objects += 1
                 self.places = None
             return
         if kind == "enter":

@@ -222,8 +222,10 @@ def anti_affinity(ctx: StepContext):
     """One rule per group of VMs that must not share a host, found by its deterministic name."""
     cluster = ctx.inventory.clusters[ctx.spec.management_cluster]
     made = {}
+    everyone = sorted({n for names in ctx.plan.anti_affinity.values() for n in names})
+    moid_of = dict(zip(everyone, vm_moids(ctx, everyone)))  # one look at vCenter for every group
     for rule, names in ctx.plan.anti_affinity.items():
-        moids = [vm_moid(ctx, n) for n in names]
+        moids = [moid_of[n] for n in names]
         outcome = follow(ctx, f"rule:{rule}", lambda: build.start_anti_affinity(ctx.si, cluster.moid, rule, moids),
                          f"Anti-affinity rule {rule}")
         if outcome is not None and not outcome.ok:
@@ -233,14 +235,27 @@ def anti_affinity(ctx: StepContext):
 
 
 def vm_moid(ctx: StepContext, name: str) -> str:
-    """The VM this run cloned, or (a change run) the one an earlier run made, found by tag and name."""
-    made = ctx.outputs.get(f"clone:{name}")
-    if made:
-        return made["vm"]
-    found = build.find_vm(ctx.si, str(ctx.deployment.pk), name)
-    if found is None:
-        raise StepFailed(f"VM {name} is not in vCenter any more: resume the run to make it again.")
-    return found
+    """The VM this run cloned, or (a change or repair run) the one an earlier run made, found by tag and name."""
+    return vm_moids(ctx, [name])[0]
+
+
+def vm_moids(ctx: StepContext, names: list[str]) -> list[str]:
+    """vm_moid for several VMs with one look at vCenter: in the deployment's folder when this run
+    knows it (reading every VM of a large vCenter costs a second or so), then everywhere by tag for
+    any VM someone moved out of it."""
+    found = {n: ctx.outputs[f"clone:{n}"]["vm"] for n in names if ctx.outputs.get(f"clone:{n}")}
+    folder = (ctx.outputs.get("folders") or {}).get("folder")
+    for within in ([folder] if folder else []) + [None]:
+        if len(found) == len(set(names)):
+            break
+        for row in build.deployment_vms(ctx.si, str(ctx.deployment.pk), within=within):
+            if row.get("name") in names:
+                found.setdefault(row["name"], row["_obj"]._moId)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise StepFailed(f"VM {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in vCenter any more: "
+                         "resume the run to make it again.")
+    return [found[n] for n in names]
 
 
 def power_on(ctx: StepContext):
