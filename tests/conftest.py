@@ -173,11 +173,12 @@ class WorkerProcess:
             pass
         self.process.wait()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 30) -> None:
+        """A warm shutdown (the running tasks finish), then SIGKILL after `grace` seconds."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(30)
+                self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -244,7 +245,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     app.conf.task_default_queue = queue
     worker = start_worker(test_database_url(), queue)
     yield worker
-    worker.stop()
+    worker.stop(grace=3)  # the session is over: a task still following a run (up to 20 s) need not finish
 
 
 # --- browser ---------------------------------------------------------------------------------
