@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from deployments.api.issues import issues_response
 from deployments.services import changes, launch, revisions, templates
 from vio_manager.access import audit
 from vio_manager.api.errors import error_body
@@ -156,8 +157,6 @@ class RevisionsMixin:
     def change_preview(self, request, pk=None):
         """What a change would do, nothing changed: the field diff, the VMs added and removed, the
         configuration files and services changed, the addresses taken and released, the checks."""
-        from deployments.api.views import issues_response
-
         deployment = self.get_object()
         body = ChangeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -177,8 +176,6 @@ class RevisionsMixin:
     def change(self, request, pk=None):
         """Apply a change (or roll back to a revision): a new revision and a change run that does only
         the difference (202, Location of the run); the revision becomes current when the run succeeds."""
-        from deployments.api.views import issues_response
-
         deployment = self.get_object()
         body = ChangeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

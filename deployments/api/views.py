@@ -15,6 +15,7 @@ from deployments.api.revisions import RevisionsMixin
 from deployments.api.status_views import DeploymentStatusMixin
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services import launch, templates
+from deployments.api.issues import issues_response
 from deployments.services.launch import warning_key
 from vio_manager.access import audit
 from vio_manager.api.downloads import attachment
@@ -24,12 +25,6 @@ from vio_manager.api.schema import ErrorResponseSerializer
 
 LOCATION = OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201, 202],
                             description="the URL of what was created")
-
-
-def issues_response(code: str, message: str, issues, http_status=status.HTTP_400_BAD_REQUEST, prefix="spec.") -> Response:
-    errors = [{"field": prefix + i.path, "code": i.code, "message": i.message, "severity": i.severity,
-               "key": warning_key(i)} for i in issues]
-    return Response(error_body(code, message, errors), status=http_status)
 
 
 class DeploymentViewSet(DeploymentStatusMixin, RevisionsMixin, HealthMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,

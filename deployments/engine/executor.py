@@ -127,9 +127,9 @@ class StepContext:
     @cached_property
     def si(self):
         from inventory.clients import sessions
-        from inventory.services.sync import credentials_for
+        from inventory.clients.vsphere import VCenterCredentials
 
-        return sessions.session_for(credentials_for(self.deployment.vcenter))
+        return sessions.session_for(VCenterCredentials.of(self.deployment.vcenter))
 
     def vm(self, name: str):
         return next(vm for vm in self.plan.vms if vm.name == name)

@@ -32,7 +32,7 @@ def recheck(run_id: int) -> dict:
     """Check the done steps of a resumed run against vCenter, reset what is gone, then let it go on."""
     from inventory.clients import sessions
     from inventory.clients import vsphere_build as build
-    from inventory.services.sync import credentials_for
+    from inventory.clients.vsphere import VCenterCredentials
 
     run = Run.objects.select_related("deployment__vcenter").filter(pk=run_id, recheck_pending=True).first()
     if run is None or run.status not in (RunStatus.RUNNING, RunStatus.PENDING):
@@ -40,7 +40,7 @@ def recheck(run_id: int) -> dict:
     steps = list(run.steps.all())
     done = [s for s in steps if s.status in STEP_DONE]
     gone: dict[str, str] = {}
-    si = sessions.session_for(credentials_for(run.deployment.vcenter))
+    si = sessions.session_for(VCenterCredentials.of(run.deployment.vcenter))
     present = build.existing(si, {kind for s in done for kind, _ in recorded_objects(s)})
     for step in done:
         missing = [f"{kind} {moid}" for kind, moid in recorded_objects(step) if moid not in present.get(kind, set())]

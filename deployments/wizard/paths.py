@@ -9,6 +9,8 @@ has one row of fields per cluster). The third value names the items of a list fi
 
 from dataclasses import dataclass
 
+from deployments.wizard import registry
+
 
 @dataclass(frozen=True)
 class Target:
@@ -151,10 +153,8 @@ def field_of(path: str, form) -> str | None:
 
 def label_of(path: str) -> str:
     """How a path reads away from its step (the review): "Management network: Port group"."""
-    from deployments.wizard.steps import STEPS
-
     located = locate(path)
-    form = dict(STEPS).get(located.target.step)
+    form = registry.form_for(located.target.step)
     if form is None:
         return path
     field = form.base_fields.get(located.target.field or "")

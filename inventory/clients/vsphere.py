@@ -26,6 +26,11 @@ class VCenterCredentials:
     password: str = field(repr=False)
     fingerprint: str
 
+    @classmethod
+    def of(cls, vcenter) -> "VCenterCredentials":
+        """A registered vCenter's (inventory.models.VCenter): its pinned certificate, its password revealed."""
+        return cls(vcenter.host, vcenter.port, vcenter.username, vcenter.password.reveal(), vcenter.certificate_sha256)
+
 
 # Seconds a SOAP call may stay silent before the client gives up on it. Every long poll on vCenter is
 # cut in slices well below this (POLL_SLICE_SECONDS), so a wait of any length never reaches it.
@@ -319,3 +324,8 @@ def _spaced(name: str) -> str:
     import re
 
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", " ", name).lower()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Any failure of a call on vCenter, in words: unreachable, a fault, or the exception itself."""
+    return unreachable_reason(exc) or explain_fault(exc) or f"{type(exc).__name__}: {exc}"[:500]

@@ -6,8 +6,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 from django.utils import timezone
 
 
@@ -58,11 +56,3 @@ class ExtensionState(models.TextChoices):
 
 
 EXTENSION_UNKNOWN = frozenset({ExtensionState.NOT_REGISTERED, ExtensionState.FAILED})
-
-
-@receiver(pre_delete, sender="inventory.VCenter")
-def unregister_extension(sender, instance, **kwargs):
-    """A vCenter being removed (page, API or shell): take the appliance's registration out of it."""
-    from inventory.services.extension import remove
-
-    remove(instance)

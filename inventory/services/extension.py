@@ -67,21 +67,20 @@ def refresh(vcenter: VCenter, si=None) -> str:
     from pyVmomi import vmodl
 
     from inventory.clients import sessions, vsphere_extension
-    from inventory.services.sync import credentials_for
+    from inventory.clients.vsphere import VCenterCredentials, describe_failure
 
     registration = wanted()
     try:
-        si = si or sessions.session_for(credentials_for(vcenter))
+        si = si or sessions.session_for(VCenterCredentials.of(vcenter))
         outcome = vsphere_extension.register_or_update(si, registration, timezone.now())
     except vmodl.fault.MethodNotFound:
         _record(vcenter, ExtensionState.FAILED, {**registration.as_dict(),
                 "message": "This vCenter offers no ExtensionManager methods; the appliance is not listed among its solutions."})
         return vcenter.extension_state
     except Exception as exc:
-        from inventory.services.watcher import describe
 
-        log.warning("vCenter %s: the extension registration failed: %s", vcenter.pk, describe(exc))
-        _record(vcenter, ExtensionState.FAILED, {**registration.as_dict(), "message": describe(exc)})
+        log.warning("vCenter %s: the extension registration failed: %s", vcenter.pk, describe_failure(exc))
+        _record(vcenter, ExtensionState.FAILED, {**registration.as_dict(), "message": describe_failure(exc)})
         return vcenter.extension_state
     if outcome != "unchanged":
         log.info("vCenter %s: extension %s %s (%s)", vcenter.pk, registration.key, outcome, registration.url)
@@ -93,12 +92,11 @@ def remove(vcenter: VCenter) -> bool:
     """Unregister from a vCenter being removed (best effort, bounded: the removal goes on regardless)."""
     if not vcenter.is_pinned or vcenter.extension_state != ExtensionState.REGISTERED:
         return False
-    from inventory.clients.vsphere import connect_with, disconnect
+    from inventory.clients.vsphere import VCenterCredentials, connect_with, disconnect
     from inventory.clients.vsphere_extension import unregister
-    from inventory.services.sync import credentials_for
 
     try:
-        si = connect_with(credentials_for(vcenter), timeout=REMOVE_TIMEOUT_SECONDS)
+        si = connect_with(VCenterCredentials.of(vcenter), timeout=REMOVE_TIMEOUT_SECONDS)
     except Exception as exc:
         log.warning("vCenter %s removed without unregistering the extension: %s", vcenter.pk, exc)
         return False

@@ -102,6 +102,7 @@ def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
     from pyVmomi import vim
 
     from inventory.clients import sessions
+    from inventory.clients.vsphere import VCenterCredentials
     from inventory.clients.vsphere_inventory import read_inventory
 
     from inventory.services import extension, watcher
@@ -110,7 +111,7 @@ def _read_and_store_vcenter(vcenter: VCenter, record: SyncRecord) -> None:
         # A live watcher keeps this picture: it does the full sync itself, between its updates.
         record.counts = {"by": "watcher (asked)"}
         return
-    credentials = credentials_for(vcenter)
+    credentials = VCenterCredentials.of(vcenter)
     si = sessions.session_for(credentials)
     seen = _watch_token(vcenter)
     try:
@@ -157,12 +158,6 @@ def _not_overtaken(vcenter, token: int):
             raise Overtaken()
 
     return check
-
-
-def credentials_for(vcenter: VCenter):
-    from inventory.clients.vsphere import VCenterCredentials
-
-    return VCenterCredentials(vcenter.host, vcenter.port, vcenter.username, vcenter.password.reveal(), vcenter.certificate_sha256)
 
 
 def sync_nsx_manager(manager_id: int) -> SyncRecord | None:

@@ -37,12 +37,6 @@ class Restart(Exception):
     """Start over with a full sync (asked for; not an error)."""
 
 
-def describe(exc: BaseException) -> str:
-    from inventory.clients.vsphere import explain_fault, unreachable_reason
-
-    return unreachable_reason(exc) or explain_fault(exc) or f"{type(exc).__name__}: {exc}"[:500]
-
-
 class Watcher:
     """Keeps one vCenter's stored picture live while this process holds its lease."""
 
@@ -74,7 +68,9 @@ class Watcher:
                     self.why = "the vCenter was removed"
                     return
                 except Exception as exc:  # every gap: record it, pause, full sync again
-                    why = describe(exc)
+                    from inventory.clients.vsphere import describe_failure
+
+                    why = describe_failure(exc)
                     log.warning("vCenter %s: the watch stopped (%s); a full sync follows", self.vcenter_id, why,
                                 exc_info=log.isEnabledFor(logging.DEBUG))
                     self._mark(state=WatchState.RECOVERING, live_since=None, last_gap=why)
@@ -92,15 +88,14 @@ class Watcher:
     # --- one watch: a full sync, then updates until a gap -------------------------------------
 
     def watch_once(self) -> None:
-        from inventory.clients.vsphere import connect_with, unreachable_reason
+        from inventory.clients.vsphere import VCenterCredentials, connect_with, unreachable_reason
         from inventory.clients.vsphere_watch import InventoryWatch as Filter
-        from inventory.services.sync import credentials_for
 
         vcenter = VCenter.objects.get(pk=self.vcenter_id)
         # A socket timeout well above the long polls: an answer may take long to make (the first is
         # the whole inventory; the simulator re-collects its whole filter for every change), and the
         # picture's liveness never waits for it: it goes "not live" once vCenter's answers stop.
-        si = connect_with(credentials_for(vcenter), timeout=settings.VIO_WATCH_SOCKET_SECONDS)
+        si = connect_with(VCenterCredentials.of(vcenter), timeout=settings.VIO_WATCH_SOCKET_SECONDS)
         watch = None
         try:
             watch = Filter(si)

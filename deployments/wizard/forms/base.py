@@ -6,7 +6,7 @@ only, with the reason: a disabled field, whose value is the current one whatever
 
 from django import forms
 
-from deployments.wizard import paths
+from deployments.wizard import paths, registry
 
 
 class StepForm(forms.Form):
@@ -14,6 +14,11 @@ class StepForm(forms.Form):
     title = ""
     intro = ""
     secret_fields: dict[str, str] = {}  # form field -> spec path of a password kept as a WizardSecret
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.step:
+            registry.FORMS[cls.step] = cls
 
     def __init__(self, *args, state, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,7 +7,7 @@ import hashlib
 from django import forms
 
 from deployments.services.launch import SpecInvalid, check, warning_key
-from deployments.wizard import paths, spanning
+from deployments.wizard import paths, registry, spanning
 from deployments.wizard.forms.base import StepForm
 
 
@@ -80,10 +80,9 @@ class ReviewForm(StepForm):
 
     @staticmethod
     def step_title(issue) -> str:
-        from deployments.wizard.steps import STEPS
-
         step = paths.locate(issue.path).step
-        return next((form.title for name, form in STEPS if name == step), step)
+        form = registry.form_for(step)
+        return form.title if form is not None else step
 
     @property
     def unchanged(self) -> bool:
