@@ -257,6 +257,36 @@ def test_a_vm_deleted_in_vcenter_is_made_again_when_the_run_resumes(vcsim_factor
     assert_exactly_the_planned_vms(simulator, run)
 
 
+def test_a_vcenter_rebuilt_under_a_run_is_met_by_one_resume(vcsim_factory, ova_url, private_queue, tmp_path):
+    """vCenter rebuilt mid-run (the simulator restarted empty, same address and certificate: what the
+    run made is gone and its ids now name other objects). The run fails in words; one resume finds what
+    is gone by id and name, reads the inventory again and completes with exactly the planned VMs."""
+    certificate = ("-cert", str(tmp_path / "vc.pem"), "-key", str(tmp_path / "vc.key"))
+    simulator = vcsim_factory(*certificate)
+    registered_vcenter(simulator)
+    simulator.inject(method="CloneVM_Task", match="cloud1-db-01", delay=4000, count=1)
+    workers = _workers(private_queue)
+    try:
+        deployment = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK)
+        run = deployment.runs.get()
+        wait_until(StepRun.objects.filter(run=run, key="clone:cloud1-db-01", status=StepStatus.RUNNING).exists, 120,
+                   "a clone under way")
+        port = simulator.port
+        simulator.running.stop()
+        rebuilt = vcsim_factory(*certificate, "-listen", f"127.0.0.1:{port}")
+        run = wait_for(run, timeout=180)
+        assert run.status == RunStatus.FAILED, "a run cannot go on in a vCenter that lost what it made"
+        _assert_in_words(run)
+        run_actions.resume(deployment)
+        run = wait_for(run, timeout=240)
+    finally:
+        _stop(*workers)
+    assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
+    assert run.events.filter(level="warning", message__contains="is gone from vCenter").exists()
+    assert run.events.filter(message__contains="its inventory was read again").exists()
+    assert_exactly_the_planned_vms(rebuilt, run)
+
+
 # --- vCenter trouble ---------------------------------------------------------------------------------
 
 

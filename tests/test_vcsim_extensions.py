@@ -313,3 +313,31 @@ def test_a_collector_waiting_for_updates_sees_a_vm_reconfigured(fresh_si):
     finally:
         collector.DestroyPropertyCollector()
 
+
+
+# --- a session vCenter does not know ------------------------------------------------------------
+
+
+def test_a_session_vcenter_forgot_reads_nothing_and_hears_not_authenticated(tmp_path):
+    """After a restart (the same address and certificate) the old session is unknown: reading an object
+    is NotAuthenticated, as vCenter answers (govmomi's simulator answered objects without properties, so
+    a client read an empty world instead of logging in again); what a client reads before logging in is
+    still answered; our session-keeping client logs in again by itself."""
+    certificate = ("-cert", str(tmp_path / "vc.pem"), "-key", str(tmp_path / "vc.key"))
+    first = VcsimHandle(start_vcsim(*certificate))
+    si = first.connect()
+    datacenter = next(r["_obj"] for r in collect(si, vim.Datacenter, ["name"]))
+    port = first.port
+    first.running.stop()
+    again = VcsimHandle(start_vcsim(*certificate, "-listen", f"127.0.0.1:{port}"))
+    try:
+        read = ('<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this>'
+                '<specSet><propSet><type>{kind}</type><pathSet>{path}</pathSet></propSet><objectSet><obj type="{kind}">'
+                '{moid}</obj></objectSet></specSet><options/></RetrievePropertiesEx>')
+        status, body = _soap(again, si, read.format(kind="Datacenter", path="vmFolder", moid=datacenter._moId))
+        assert status == 500 and "NotAuthenticated" in body and "vmFolder" not in body
+        status, body = _soap(again, si, read.format(kind="SessionManager", path="currentSession", moid="SessionManager"))
+        assert status == 200 and "missingSet" in body  # answered before a login: the property missing, not a fault
+        assert datacenter.vmFolder is not None  # pyvmomi through our stub: logged in again, read
+    finally:
+        again.running.stop()

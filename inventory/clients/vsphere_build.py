@@ -75,10 +75,12 @@ def exists(si, kind: str, moid: str) -> bool:
     return True
 
 
-def existing(si, kinds: set[str]) -> dict[str, set[str]]:
-    """{type name: moids of every object of that type}: one round trip per type, to check many
-    recorded objects at once (VirtualMachine, Folder, ResourcePool, ...)."""
-    return {kind: {row["_obj"]._moId for row in collect(si, getattr(vim, kind), ["name"])} for kind in kinds}
+def existing(si, kinds: set[str]) -> dict[str, dict[str, str]]:
+    """{type name: {moid: name} of every object of that type}: one round trip per type, to check many
+    recorded objects at once (VirtualMachine, Folder, ResourcePool, ...). The name matters: a vCenter
+    rebuilt from scratch hands the same ids to other objects."""
+    return {kind: {row["_obj"]._moId: row.get("name", "") for row in collect(si, getattr(vim, kind), ["name"])}
+            for kind in kinds}
 
 
 def _kind(obj) -> str:
@@ -122,13 +124,18 @@ def wait_task(si, task_moid: str, what: str, timeout: float):
 
 
 def vm_folder_of(si, datacenter_moid: str):
-    return _read(si, _ref(si, vim.Datacenter, datacenter_moid), ["vmFolder"])["vmFolder"]
+    folder = _read(si, _ref(si, vim.Datacenter, datacenter_moid), ["vmFolder"]).get("vmFolder")
+    if folder is None:  # the id names another kind of object now: vCenter was rebuilt since the last sync
+        raise Gone(f"Datacenter {datacenter_moid} is not a datacenter in vCenter any more: the stored "
+                   "inventory is out of date. Sync the vCenter, then retry.")
+    return folder
 
 
 def root_pool_of(si, cluster_moid: str):
     root = _read(si, _ref(si, vim.ClusterComputeResource, cluster_moid), ["resourcePool"]).get("resourcePool")
     if root is None:
-        raise BuildError(f"Cluster {cluster_moid} has no root resource pool.")
+        raise Gone(f"Cluster {cluster_moid} has no root resource pool in vCenter: the stored inventory may be out of "
+                   "date. Sync the vCenter, then retry.")
     return root
 
 

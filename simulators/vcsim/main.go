@@ -135,6 +135,7 @@ func main() {
 	}
 	(&vmOps{invoker: invoker}).register(front)
 	front.checks["QueryEvents"] = front.queryEvents
+	installSessionCheck(front)
 	front.checks["CreateCollectorForEvents"] = front.createCollectorForEvents
 	front.checks["SetCollectorPageSize"] = front.setCollectorPageSize
 	front.checks["RefreshDatastore"] = front.refreshDatastore
