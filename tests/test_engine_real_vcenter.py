@@ -253,7 +253,7 @@ def test_a_vm_deleted_in_vcenter_is_made_again_when_the_run_resumes(vcsim_factor
     assert run.status == RunStatus.SUCCEEDED, (run.error, list(run.events.values_list("message", flat=True))[-8:])
     again = run.steps.get(key="clone:cloud1-controller-02")
     assert again.output["vm"] != lost and again.attempt == 2
-    assert run.events.filter(level="warning", message__contains=f"VirtualMachine {lost} is gone from vCenter").exists()
+    assert run.events.filter(level="warning", message__contains=f"VirtualMachine {lost} (cloud1-controller-02) is gone from vCenter").exists()
     assert_exactly_the_planned_vms(simulator, run)
 
 
