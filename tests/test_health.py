@@ -4,11 +4,13 @@ in maintenance mode) is found within seconds, shown with its action, repaired by
 health returns to healthy; a picture that is not live gives unknown; viewers see, operators repair."""
 
 import contextlib
+import io
 import json
 import threading
 import time
 
 import pytest
+from django.core.management import call_command
 from pyVmomi import vim
 
 from deployments.choices import RunStatus
@@ -121,7 +123,13 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
         spec = vim.cluster.ConfigSpecEx(rulesSpec=[vim.cluster.RuleSpec(operation="remove", removeKey=rule.key)])
         wait_for_tasks(si, [cluster["_obj"].ReconfigureComputeResource_Task(spec, True)], 30)
         finding = eventually(lambda: _finding(admin_client, deployment, "rule_missing"), "the missing rule")
-        _repair(admin_client, deployment, finding)
+        # This one from the command line: `manage.py health` lists it, `manage.py repair --wait` repairs it.
+        said = io.StringIO()
+        call_command("health", deployment.name, stdout=said)
+        assert f"{finding['id']}: {finding['message']}" in said.getvalue() and "[repair: Restore the rule]" in said.getvalue()
+        said = io.StringIO()
+        call_command("repair", str(deployment.pk), "--finding", finding["id"], "--wait", "--timeout", "120", stdout=said)
+        assert deployment.runs.order_by("-number").first().status == RunStatus.SUCCEEDED, said.getvalue()
         eventually(lambda: _healthy(admin_client, deployment), "healthy after restoring the rule")
 
         # A host in maintenance mode: each VM on it is found, with the move as its action.
