@@ -3,10 +3,8 @@ the simulator (a VM powered off, a VM destroyed, two controllers on one host, a 
 in maintenance mode) is found within seconds, shown with its action, repaired by a real worker, and
 health returns to healthy; a picture that is not live gives unknown; viewers see, operators repair."""
 
-import contextlib
 import io
 import json
-import threading
 import time
 
 import pytest
@@ -16,9 +14,9 @@ from pyVmomi import vim
 from deployments.choices import RunStatus
 from deployments.services import health, launch
 from inventory.clients.vsphere import collect, wait_for_tasks
-from inventory.services.watcher import Supervisor
 from testkit.runs import wait_for
 from testkit.spec import registered_vcenter, valid_spec
+from testkit.watch import watching
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ACK = {"hostname_other_address@load_balancer.public_hostname"}
@@ -34,18 +32,6 @@ def eventually(check, what: str, timeout: float = SECONDS):
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout:g} s: {what}")
         time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def watching(vcenter):
-    stop, running = threading.Event(), Supervisor([vcenter.pk])
-    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield running
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def _finding(client, deployment, kind):
@@ -82,7 +68,7 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
     si = simulator.connect()
     assert health.evaluate(deployment).status == health.UNKNOWN  # no watcher yet: not live, never "healthy"
 
-    with watching(vcenter):
+    with watching(vcenter.pk):
         eventually(lambda: _healthy(admin_client, deployment), "healthy once live", 20)
         listed = admin_client.get("/api/v1/deployments/health/?status=healthy").json()
         assert listed["count"] == 1 and listed["results"][0]["id"] == deployment.pk
@@ -175,7 +161,7 @@ def test_a_worker_killed_during_a_repair_is_followed_by_the_next_attempt(vcsim_f
         deployment = launch.create_deployment(dict(valid_spec(simulator), appliance_ova={"url": ova_url}), acknowledged=ACK)
         assert wait_for(deployment.runs.get(), timeout=180).status == RunStatus.SUCCEEDED
         si = simulator.connect()
-        with watching(vcenter):
+        with watching(vcenter.pk):
             eventually(lambda: health.evaluate(deployment).status == health.HEALTHY, "healthy once live", 20)
             gone = _vm(si, "cloud1-memcache-02")["_obj"]
             wait_for_tasks(si, [gone.PowerOffVM_Task()], 30)

@@ -5,8 +5,6 @@ topology picture; Repair leads to a page that says what will happen, confirming 
 and health returns to healthy. Over HTTP: a viewer sees the card, the picture and the findings, but no
 repair button, and the repair page refuses them (403); the list and the overview show health too."""
 
-import contextlib
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +18,10 @@ from deployments.choices import RunKind, RunStatus
 from deployments.plan import Plan, PlannedVm
 from deployments.services import health, launch
 from inventory.clients.vsphere import collect, wait_for_tasks
-from inventory.services.watcher import Supervisor
 from testkit.factories import deployment_with_run, vcenter_row
 from testkit.runs import wait_for
 from testkit.spec import ACKNOWLEDGED, registered_vcenter, valid_spec
+from testkit.watch import watching
 from tests.test_security_headers import inline_parts
 from vio_manager.access.roles import OPERATOR, VIEWER, set_role
 from vio_manager.middleware import CONTENT_SECURITY_POLICY
@@ -44,19 +42,6 @@ def eventually(check, what: str, timeout: float):
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout:g} s: {what}")
         time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def watching(vcenter):
-    """The live watcher of this vCenter, in a thread, as the watcher process runs it."""
-    stop, running = threading.Event(), Supervisor([vcenter.pk])
-    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield running
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def text_is(selector: str, text: str) -> str:
@@ -83,7 +68,7 @@ def test_a_powered_off_controller_is_seen_marked_and_repaired_in_the_browser(sig
     assert wait_for(deployment.runs.get(), timeout=240).status == RunStatus.SUCCEEDED
     si = simulator.connect()
 
-    with watching(vcenter):
+    with watching(vcenter.pk):
         eventually(lambda: health.evaluate(deployment).status == health.HEALTHY, "healthy once live", 30)
         page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
         page.evaluate("window.__sameDocument = 'still here'")  # a reload would drop it

@@ -6,7 +6,6 @@ nothing; every watcher write raises the datacenters' generation.
 The watcher runs in this process (a Supervisor in a thread, as `manage.py watch_inventory` runs it)
 with short leases and polls; tests/test_live_inventory_processes.py runs it as processes."""
 
-import contextlib
 import threading
 import time
 
@@ -16,8 +15,8 @@ from pyVmomi import vim
 from inventory import models as m
 from inventory.clients.vsphere import collect, disconnect, wait_for_tasks
 from inventory.services import lease, snapshot_store
-from inventory.services.watcher import Supervisor
 from testkit.spec import registered_vcenter
+from testkit.watch import watching
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,19 +43,6 @@ def fast(settings):
     settings.VIO_WATCH_POLL_SECONDS = 1
     settings.VIO_INVENTORY_LIVE_SECONDS = 5
     return settings
-
-
-@contextlib.contextmanager
-def supervisor(*vcenter_ids):
-    stop, running = threading.Event(), Supervisor(list(vcenter_ids))
-    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield running
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), "the supervisor did not stop"
 
 
 def live(vcenter, after_full_syncs: int = 0):
@@ -118,7 +104,7 @@ def test_the_full_sync_stores_every_vm_as_pyvmomi_reads_it(small, si):
 
 def test_vm_changes_appear_in_the_picture_and_the_api_within_seconds(small, si, fast, admin_client):
     handle, vcenter = small
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         row = powered_on_vm(si)
         vm, moid = row["_obj"], row["_obj"]._moId
@@ -157,7 +143,7 @@ def test_vm_changes_appear_in_the_picture_and_the_api_within_seconds(small, si, 
 def test_a_host_entering_maintenance_mode_appears_within_seconds(small, si, fast):
     _, vcenter = small
     host = next(r["_obj"] for r in collect(si, vim.HostSystem, ["name"]) if r["name"] == "esx-compb-01.vio.local")
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         wait_for_tasks(si, [host.EnterMaintenanceMode_Task(timeout=0)])
         eventually(lambda: m.Host.objects.filter(vcenter=vcenter, moid=host._moId, in_maintenance_mode=True).exists(),
@@ -174,7 +160,7 @@ def test_a_deleted_rule_disappears_within_seconds(small, si, fast):
     rule = vim.cluster.AntiAffinityRuleSpec(name="vio-test-apart", enabled=True, vm=vms)
     wait_for_tasks(si, [cluster.ReconfigureComputeResource_Task(
         vim.cluster.ConfigSpecEx(rulesSpec=[vim.cluster.RuleSpec(operation="add", info=rule)]), True)])
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         rules = m.Cluster.objects.get(vcenter=vcenter, moid=cluster._moId).rules
         stored = next(r for r in rules if r["name"] == "vio-test-apart")  # the full sync read it
@@ -189,7 +175,7 @@ def test_a_deleted_rule_disappears_within_seconds(small, si, fast):
 
 def test_an_expired_session_brings_a_full_sync_then_the_picture_is_live_again(small, si, fast):
     handle, vcenter = small
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         # vCenter ends the watcher's session: its next long poll is refused as NotAuthenticated.
         # (Nothing else here waits for updates: the fault is the watcher's.)
@@ -212,7 +198,7 @@ def test_a_simulator_restart_brings_a_full_sync_then_the_picture_is_live_again(v
     wait_for_tasks(si, [doomed.PowerOffVM_Task(), ])
     wait_for_tasks(si, [doomed.Destroy_Task()])
     disconnect(si)
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         assert not m.VirtualMachine.objects.filter(vcenter=vcenter, moid=doomed._moId).exists()
         stopping = time.monotonic()
@@ -305,7 +291,7 @@ def test_every_watcher_write_raises_the_generation_in_its_transaction(small, si,
 
     snapshot_store.raise_generation = recording
     try:
-        with supervisor(vcenter.pk):
+        with watching(vcenter.pk):
             live(vcenter)
             before = m.Datacenter.objects.get(vcenter=vcenter).generation
             row = powered_on_vm(si)
