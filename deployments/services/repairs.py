@@ -27,10 +27,7 @@ def repair(deployment: Deployment, finding_id: str, *, user=None) -> Run:
     if not finding.repair:
         raise RepairRefused(f"This needs a person: {finding.advice}")
     plan = _current_plan(deployment)
-    vm = next((v for v in plan.vms if any(o["name"] == v.name for o in finding.objects)), None)
-    rule = next((name for name, members in plan.anti_affinity.items() if vm is not None and vm.name in members), "")
-    if finding.repair == "restore_rule":
-        rule = finding.id.split(":", 1)[1]
+    vm, rule = target(plan, finding)
     graph = repair_graph(finding.repair, vm=vm, rule=rule, in_group=bool(rule))
     with transaction.atomic():
         locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
@@ -49,6 +46,17 @@ def repair(deployment: Deployment, finding_id: str, *, user=None) -> Run:
         Deployment.objects.filter(pk=locked.pk).update(status=DeploymentStatus.QUEUED)
         dispatch.advance(run.pk)
     return run
+
+
+def target(plan, finding) -> tuple:
+    """The planned VM a repair of this finding acts on (the first the finding names, or None) and the
+    anti-affinity rule concerned: the finding's own for a rule, else the VM's group ("" for none)."""
+    vm = next((v for v in plan.vms if any(o["name"] == v.name for o in finding.objects)), None) if plan else None
+    rule = next((name for name, members in plan.anti_affinity.items() if vm is not None and vm.name in members),
+                "") if plan else ""
+    if finding.repair == "restore_rule" and ":" in finding.id:
+        rule = finding.id.split(":", 1)[1]
+    return vm, rule
 
 
 def _current_plan(deployment: Deployment):

@@ -58,13 +58,11 @@ def health_card(request, pk):
 
 
 def repair_words(deployment, finding: health.Finding) -> list[str]:
-    """What the repair of this finding will do, said before it is done. The VM and rule are chosen
-    as services.repairs chooses them: the first planned VM the finding names, and its group."""
+    """What the repair of this finding will do, said before it is done, of the VM and rule the repair
+    will act on (services.repairs.target)."""
     plan = health._plans([deployment]).get(deployment.pk)
-    vms = list(plan.vms) if plan else []
-    vm = next((v for v in vms if any(o["name"] == v.name for o in finding.objects)), None)
+    vm, rule = repairs.target(plan, finding)
     groups = plan.anti_affinity if plan else {}
-    rule = next((name for name, members in groups.items() if vm is not None and vm.name in members), "")
     cluster = deployment.spec.get("management_cluster", "")
     name = vm.name if vm else "the VM"
     run = "A repair run does it, shown on the deployment page like any run: you can follow it and stop it."
@@ -78,7 +76,6 @@ def repair_words(deployment, finding: health.Finding) -> list[str]:
                 "Then reconfigure the cloud: its configuration is rendered again and applied to every VM, and the "
                 "cloud is checked. Its services may restart meanwhile.", run]
     if finding.repair == "restore_rule":
-        rule = finding.id.split(":", 1)[1] if ":" in finding.id else rule
         members = ", ".join(groups.get(rule, []))
         return [f"Restore the anti-affinity rule {rule} on the cluster {cluster}: made again, or enabled again, so "
                 f"that DRS keeps {members or 'its VMs'} on different hosts.", run]
