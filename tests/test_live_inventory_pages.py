@@ -9,7 +9,8 @@ from pyVmomi import vim
 
 from inventory import models as m
 from inventory.clients.vsphere import collect, disconnect
-from tests.test_live_inventory import eventually, live, supervisor
+from tests.test_live_inventory import eventually, live
+from testkit.watch import watching
 from testkit.spec import registered_vcenter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,7 +56,7 @@ def test_a_watched_page_follows_vcenter_without_a_reload(signed_in, live_server,
     page = signed_in
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    with supervisor(vcenter.pk):
+    with watching(vcenter.pk):
         live(vcenter)
         si = handle.connect()
         try:
