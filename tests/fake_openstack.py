@@ -1,5 +1,7 @@
-"""FakeOpenStackApi: the few Keystone v3 and Nova v2.1 resources openstacksdk reads to get a token and list
-hypervisors, served on 127.0.0.1 (plain HTTP, or HTTPS with a certificate for 127.0.0.1). For tests only."""
+"""FakeOpenStackApi: the few Keystone v3, Nova v2.1 and Neutron v2.0 resources openstacksdk reads to get a
+token, list hypervisors and nova-compute services, and Neutron's agents, served on 127.0.0.1 (plain HTTP, or
+HTTPS with a certificate for 127.0.0.1). A test changes `services`, `agents` and `failing` (paths that answer
+503) to make a cloud sick. For tests only."""
 
 import datetime
 import ipaddress
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 COMPUTE = "/compute"  # Nova's root on this server (kolla serves it on its own port)
+NETWORK = "/network"  # Neutron's
 
 
 class FakeOpenStackApi:
@@ -23,6 +26,13 @@ class FakeOpenStackApi:
                  tls_directory: Path | None = None):
         self.username, self.password, self.project = username, password, project
         self.hypervisors = list(hypervisors)
+        # one nova-compute per hypervisor, on the host its hypervisor names; Neutron's agents of a DVS cloud
+        self.services = [{"host": f"compute-{index}", "state": "up", "status": "enabled", "disabled_reason": None}
+                         for index in range(len(self.hypervisors))]
+        self.agents = [{"binary": binary, "agent_type": kind, "host": "controller-01", "alive": True,
+                        "admin_state_up": True} for binary, kind in (("neutron-dhcp-agent", "DHCP agent"),
+                                                                     ("neutron-metadata-agent", "Metadata agent"))]
+        self.failing: set[str] = set()
         self.requests: list[tuple[str, str]] = []
         self.tokens: set[str] = set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -96,6 +106,7 @@ class FakeOpenStackApi:
             "catalog": [
                 {"id": "s-keystone", "type": "identity", "name": "keystone", "endpoints": endpoint(f"{self.base}/v3")},
                 {"id": "s-nova", "type": "compute", "name": "nova", "endpoints": endpoint(f"{self.base}{COMPUTE}/v2.1")},
+                {"id": "s-neutron", "type": "network", "name": "neutron", "endpoints": endpoint(f"{self.base}{NETWORK}")},
             ]}}, {"X-Subject-Token": token}
 
     def _hypervisors(self) -> dict:
@@ -105,6 +116,16 @@ class FakeOpenStackApi:
              "host_ip": "10.20.0.30", "service": {"host": f"compute-{index}", "id": str(uuid.uuid4()),
                                                   "disabled_reason": None}}
             for index, name in enumerate(self.hypervisors)]}
+
+    def _services(self) -> dict:
+        return {"services": [
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, s["host"])), "binary": "nova-compute", "zone": "nova",
+             "updated_at": "2026-12-05T03:00:00.000000", "forced_down": False, **s} for s in self.services]}
+
+    def _agents(self) -> dict:
+        return {"agents": [
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, a["host"] + a["binary"])), "topic": "dhcp_agent",
+             "heartbeat_timestamp": "2026-12-05 03:00:00", "configurations": {}, **a} for a in self.agents]}
 
     # --- HTTP ---------------------------------------------------------------------------------------------
 
@@ -133,6 +154,8 @@ class FakeOpenStackApi:
             def do_GET(self):
                 path = self.path.split("?", 1)[0].rstrip("/")
                 api.requests.append(("GET", self.path))
+                if any(path == p or path.startswith(p + "/") for p in api.failing):
+                    return self._send(503, {"error": {"code": 503, "message": "Service Unavailable"}})
                 if path in ("", "/v3"):
                     if path == "":
                         return self._send(300, {"versions": {"values": [api._keystone_version()]}})
@@ -143,6 +166,13 @@ class FakeOpenStackApi:
                     return self._send(200, {"version": api._nova_version()})
                 if path == f"{COMPUTE}/v2.1/os-hypervisors/detail":
                     return self._authorized() and self._send(200, api._hypervisors())
+                if path == f"{COMPUTE}/v2.1/os-services":
+                    return self._authorized() and self._send(200, api._services())
+                if path == NETWORK:
+                    return self._send(200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+                        {"rel": "self", "href": f"{api.base}{NETWORK}/v2.0/"}]}]})
+                if path == f"{NETWORK}/v2.0/agents":
+                    return self._authorized() and self._send(200, api._agents())
                 self._send(404, {"error": {"code": 404, "message": f"no {path} here"}})
 
             def do_POST(self):
