@@ -6,6 +6,7 @@ import time
 
 from celery import shared_task
 from celery.signals import worker_init
+from django.conf import settings
 
 from deployments.models import StepRun
 from deployments.services import wizard_secrets
@@ -65,6 +66,22 @@ def check_health() -> None:
     from deployments.services.health import record_changes
 
     record_changes()
+
+
+@shared_task(name="deployments.check_openstack")
+def check_openstack() -> None:
+    """One task per cloud: an unreachable cloud waits out its own timeouts, not the others'."""
+    from deployments.services.cloud_view import running_clouds
+
+    for deployment_id in running_clouds():
+        observe_openstack.apply_async(args=[deployment_id], expires=float(settings.VIO_HEALTH_OPENSTACK_SECONDS))
+
+
+@shared_task(name="deployments.observe_openstack")
+def observe_openstack(deployment_id: int) -> None:
+    from deployments.services.cloud_view import observe_and_store
+
+    observe_and_store(deployment_id)
 
 
 @shared_task(name="deployments.reap_runs")

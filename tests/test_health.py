@@ -6,6 +6,7 @@ health returns to healthy; a picture that is not live gives unknown; viewers see
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -55,6 +56,61 @@ def _repair(client, deployment, finding):
 
 def _vm(si, name):
     return next(r for r in collect(si, vim.VirtualMachine, ["name", "runtime.host"]) if r["name"] == name)
+
+
+def _openstack_view_counts(client, deployment, settings):
+    """OpenStack's own view: said skipped on simulated hosts; on real hosts (FakeOpenStackApi where the
+    rendered bundle says Keystone is) a nova-compute that is down is a finding in the API, on the card and
+    in the log, gone when it is up again; an answer too old is not counted."""
+    from deployments.models import Deployment, StepRun
+    from deployments.services import cloud_view
+    from deployments.tasks import observe_openstack
+    from inventory.models import Cluster
+    from tests.fake_openstack import FakeOpenStackApi
+    from tests.test_openstack_validate import set_globals
+
+    body = client.get(f"/api/v1/deployments/{deployment.pk}/health/").json()
+    assert body["openstack"]["state"] == "skipped" and "simulated hosts run no OpenStack" in body["openstack"]["reason"]
+    assert "simulated hosts run no OpenStack" in client.get(f"/deployments/{deployment.pk}/health/").content.decode()
+
+    bundle = StepRun.objects.filter(run__deployment=deployment, kind="render_bundle").latest("run__number").output["directory"]
+    uuid = deployment.vcenter.about.get("instanceUuid", "")
+    moids = Cluster.objects.filter(vcenter=deployment.vcenter, name__in=[c["cluster"] for c in deployment.spec["compute_clusters"]])
+    assert cloud_view.running_clouds() == []  # nothing to ask on simulated hosts
+    settings.VIO_SIMULATED_HOSTS = False
+    assert cloud_view.running_clouds() == [deployment.pk]  # deployments.check_openstack queues one task each
+    keystone = launch.deployment_spec_with_secrets(deployment)["keystone"]
+    with FakeOpenStackApi(hypervisors=[f"{moid}.{uuid}" for moid in moids.values_list("moid", flat=True)],
+                          username=keystone.get("admin_user", "admin"), password=keystone["admin_password"],
+                          project=keystone.get("admin_project", "admin")) as api:
+        set_globals(Path(bundle), keystone_public_port=str(api.port), kolla_external_fqdn="127.0.0.1")
+        api.services[0]["state"] = "down"
+        observe_openstack(deployment.pk)
+        finding = _finding(client, deployment, "nova_compute_down")
+        assert finding and finding["severity"] == "error" and finding["repair"] == ""
+        body = client.get(f"/api/v1/deployments/{deployment.pk}/health/").json()
+        assert body["status"] == health.FAILED and body["openstack"]["state"] == "checked"
+        assert body["openstack"]["summary"]["hypervisors"] == len(moids)
+        card = client.get(f"/deployments/{deployment.pk}/health/").content.decode()
+        assert 'id="health-openstack" data-state="checked"' in card and f"{len(moids)} hypervisor" in card
+        assert "nova-compute on compute-0" in card and "Nova service nova-compute on compute-0" in card
+        health.record_changes()
+        assert deployment.runs.latest("number").events.filter(message__contains="nova-compute on compute-0").exists()
+
+        api.services[0]["state"] = "up"
+        observe_openstack(deployment.pk)
+        assert _healthy(client, deployment)
+    observe_openstack(deployment.pk)  # the cloud's Keystone gone: said, with what to check
+    unreachable = _finding(client, deployment, "openstack_unreachable")
+    assert unreachable and "cannot be reached" in unreachable["advice"] and "load balancer VMs" in unreachable["advice"]
+    assert "without an answer" in client.get(f"/deployments/{deployment.pk}/health/").content.decode()
+    old = dict(Deployment.objects.get(pk=deployment.pk).openstack_view, checked_at="2026-01-01T00:00:00+00:00")
+    Deployment.objects.filter(pk=deployment.pk).update(openstack_view=dict(old, findings=[{
+        "id": "nova_compute_down:x", "kind": "nova_compute_down", "severity": "error", "message": "old news",
+        "advice": "", "objects": []}]))
+    body = client.get(f"/api/v1/deployments/{deployment.pk}/health/").json()
+    assert body["openstack"]["state"] == "stale" and body["status"] == health.HEALTHY  # not counted when old
+    settings.VIO_SIMULATED_HOSTS = True
 
 
 def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery_worker, ova_url, admin_client, settings,
@@ -113,6 +169,7 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
         said = io.StringIO()
         call_command("health", deployment.name, stdout=said)
         assert f"{finding['id']}: {finding['message']}" in said.getvalue() and "[repair: Restore the rule]" in said.getvalue()
+        assert "OpenStack's own view: skipped (Not asked: simulated hosts" in said.getvalue()
         said = io.StringIO()
         call_command("repair", str(deployment.pk), "--finding", finding["id"], "--wait", "--timeout", "120", stdout=said)
         assert deployment.runs.order_by("-number").first().status == RunStatus.SUCCEEDED, said.getvalue()
@@ -125,6 +182,8 @@ def test_drift_is_found_shown_with_its_action_and_repaired(vcsim_factory, celery
         assert finding["repair"] == "move_vm" and "maintenance" in finding["message"]
         wait_for_tasks(si, [host.ExitMaintenanceMode_Task(timeout=0)], 30)
         eventually(lambda: _healthy(admin_client, deployment), "healthy once the host is back")
+
+        _openstack_view_counts(admin_client, deployment, settings)
 
         # Viewers see health; only operators repair.
         viewer = django_user_model.objects.create_user("viewer-health", password="a-long-viewer-password")

@@ -74,6 +74,7 @@ def test_a_powered_off_controller_is_seen_marked_and_repaired_in_the_browser(sig
         page.evaluate("window.__sameDocument = 'still here'")  # a reload would drop it
         assert page.inner_text("#health-status") == "Healthy" and page.locator("#findings").count() == 0
         assert "From the live picture of vCenter" in page.inner_text("#health-live")
+        assert "simulated hosts run no OpenStack" in page.inner_text("#health-openstack")
 
         # The picture: the management cluster's hosts as columns, every planned VM on one of them,
         # each anti-affinity group in its colour with its legend.

@@ -359,6 +359,10 @@ VIO_TLS_ALLOW_WEAK_PINNED = env_bool("VIO_TLS_ALLOW_WEAK_PINNED", False)
 # free space under which a datastore a VM lives on is reported.
 VIO_HEALTH_SECONDS = env_int("VIO_HEALTH_SECONDS", 10)
 VIO_HEALTH_DATASTORE_FREE_PERCENT = env_int("VIO_HEALTH_DATASTORE_FREE_PERCENT", 10)
+# On real hosts health also asks each cloud's OpenStack (services.cloud_view) this often, each call
+# given this long; an answer older than three periods is not counted.
+VIO_HEALTH_OPENSTACK_SECONDS = env_int("VIO_HEALTH_OPENSTACK_SECONDS", 60)
+VIO_HEALTH_OPENSTACK_TIMEOUT = env_int("VIO_HEALTH_OPENSTACK_TIMEOUT", 10)
 
 # How often beat re-syncs every registered vCenter and NSX Manager; twice this is "stale".
 VIO_INVENTORY_SYNC_MINUTES = env_int("VIO_INVENTORY_SYNC_MINUTES", 15)
@@ -394,6 +398,8 @@ CELERY_BEAT_SCHEDULE = {
     "forget-wizard-secrets": {"task": "deployments.forget_wizard_secrets", "schedule": 3600.0},
     "check-health": {"task": "deployments.check_health", "schedule": float(VIO_HEALTH_SECONDS),
                      "options": {"expires": float(VIO_HEALTH_SECONDS)}},
+    "check-openstack": {"task": "deployments.check_openstack", "schedule": float(VIO_HEALTH_OPENSTACK_SECONDS),
+                        "options": {"expires": float(VIO_HEALTH_OPENSTACK_SECONDS)}},
     "reap-runs": {"task": "deployments.reap_runs", "schedule": float(VIO_ENGINE_REAP_SECONDS),
                   "options": {"expires": float(VIO_ENGINE_REAP_SECONDS)}},
     "inventory-sync": {

@@ -16,7 +16,8 @@ STATUSES = [health.HEALTHY, health.DEGRADED, health.FAILED, health.UNKNOWN, heal
 
 
 class FindingObjectSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="VirtualMachine, HostSystem, Datastore")
+    type = serializers.CharField(help_text="VirtualMachine, HostSystem, Datastore, ClusterComputeResource; of "
+                                           "OpenStack's view: NovaService, NeutronAgent, Endpoint")
     name = serializers.CharField()
     moid = serializers.CharField(allow_blank=True)
 
@@ -32,6 +33,15 @@ class FindingSerializer(serializers.Serializer):
     repair_label = serializers.CharField(allow_blank=True)
 
 
+class OpenStackViewSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(["checked", "failed", "skipped", "stale", "pending"],
+                                    help_text="skipped on simulated hosts; stale when too old to count")
+    checked_at = serializers.DateTimeField(allow_null=True, help_text="when OpenStack was last asked")
+    reason = serializers.CharField(allow_blank=True)
+    summary = serializers.DictField(child=serializers.IntegerField(), help_text="how many compute services, "
+                                    "hypervisors, Neutron agents and public endpoints OpenStack listed")
+
+
 class DeploymentHealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(STATUSES, help_text="unknown whenever the picture of vCenter is not live")
     label = serializers.CharField()
@@ -39,6 +49,7 @@ class DeploymentHealthSerializer(serializers.Serializer):
     confirmed_at = serializers.DateTimeField(allow_null=True, help_text="when vCenter last confirmed the picture")
     reason = serializers.CharField(allow_blank=True)
     findings = FindingSerializer(many=True)
+    openstack = OpenStackViewSerializer(help_text="OpenStack's own view (its findings are among findings)")
 
 
 class DeploymentHealthRowSerializer(DeploymentHealthSerializer):

@@ -18,6 +18,8 @@ class Deployment(models.Model):
                                                    help_text="the revision its cloud runs now (none until a run succeeds)")
     health = models.CharField(max_length=16, blank=True, help_text="its health when last judged (services.health)")
     health_changed_at = models.DateTimeField(null=True, blank=True)
+    openstack_view = models.JSONField(default=dict, blank=True,
+                                      help_text="OpenStack's own view when last asked (services.cloud_view)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -4,7 +4,9 @@ engine can fix it, which repair does (deployments/services/repairs.py). Health i
 the picture is not live: never "healthy" on stale data.
 
 Everything is read in a few queries per vCenter, whatever the number of deployments: the VMs by the
-deployment tag their extraConfig carries, the hosts, datastores and cluster rules of the vCenter."""
+deployment tag their extraConfig carries, the hosts, datastores and cluster rules of the vCenter.
+On real hosts OpenStack's own view (services.cloud_view, asked by a periodic task) adds its findings
+while it is fresh."""
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -45,6 +47,7 @@ class Health:
     confirmed_at: object = None
     findings: list = field(default_factory=list)
     reason: str = ""  # why unknown / not deployed
+    openstack: dict = field(default_factory=dict)  # OpenStack's own view, as services.cloud_view.current gives it
 
     @property
     def label(self) -> str:
@@ -52,7 +55,8 @@ class Health:
 
     def as_dict(self) -> dict:
         return {"status": self.status, "label": self.label, "live": self.live, "confirmed_at": self.confirmed_at,
-                "reason": self.reason, "findings": [f.as_dict() for f in self.findings]}
+                "reason": self.reason, "findings": [f.as_dict() for f in self.findings],
+                "openstack": {key: value for key, value in self.openstack.items() if key != "findings"}}
 
 
 def _plans(deployments) -> dict[int, Plan]:
@@ -87,6 +91,7 @@ class Picture:
 
 def evaluate_many(deployments) -> dict[int, Health]:
     """Health of every deployment given (a few queries per vCenter, not per deployment)."""
+    from deployments.services import cloud_view
     from inventory.models import VCenter
     from inventory.services.live import liveness
 
@@ -100,19 +105,20 @@ def evaluate_many(deployments) -> dict[int, Health]:
         alive = liveness(VCenter.objects.get(pk=vcenter_id))
         picture = Picture(vcenter_id, [d.pk for d in group]) if alive["is_live"] else None
         for deployment in group:
-            plan = plans.get(deployment.pk)
+            plan, openstack = plans.get(deployment.pk), cloud_view.current(deployment)
             if plan is None:
                 result[deployment.pk] = Health(NOT_DEPLOYED, alive["is_live"], alive["confirmed_at"],
-                                               reason="No run has built this cloud yet.")
-            elif picture is None:
+                                               reason="No run has built this cloud yet.", openstack=openstack)
+                continue
+            if picture is None:
                 result[deployment.pk] = Health(
-                    UNKNOWN, False, alive["confirmed_at"],
+                    UNKNOWN, False, alive["confirmed_at"], openstack=openstack,
                     reason="The picture of vCenter is not live (its watcher is not running or vCenter does not "
                            "answer): health is not judged on stale data.")
             else:
-                findings = _findings(deployment, plan, picture)
+                findings = _findings(deployment, plan, picture) + [Finding(**f) for f in openstack["findings"]]
                 status = FAILED if any(f.severity == ERROR for f in findings) else DEGRADED if findings else HEALTHY
-                result[deployment.pk] = Health(status, True, alive["confirmed_at"], findings)
+                result[deployment.pk] = Health(status, True, alive["confirmed_at"], findings, openstack=openstack)
     return result
 
 

@@ -21,7 +21,9 @@ from vio_manager.access.roles import OPERATOR
 BADGE = {health.HEALTHY: "ok", health.DEGRADED: "warn", health.FAILED: "err", health.UNKNOWN: "neutral",
          health.NOT_DEPLOYED: "neutral"}
 SEVERITY = {health.ERROR: ("err", "Problem"), health.WARNING: ("warn", "Warning")}
-OBJECT_WORDS = {"VirtualMachine": "VM", "HostSystem": "Host", "Datastore": "Datastore"}
+OBJECT_WORDS = {"VirtualMachine": "VM", "HostSystem": "Host", "Datastore": "Datastore",
+                "ClusterComputeResource": "Compute cluster", "NovaService": "Nova service",
+                "NeutronAgent": "Neutron agent", "Endpoint": "Endpoint"}
 
 
 def badge(judged: health.Health) -> dict:

@@ -21,6 +21,11 @@ class Command(BaseCommand):
             for finding in judged.findings:
                 repair = f" [repair: {health.REPAIRS[finding.repair]}]" if finding.repair else ""
                 self.stdout.write(f"  {finding.severity:<7} {finding.id}: {finding.message} {finding.advice}{repair}")
+            view = judged.openstack
+            if view:
+                asked = f"asked at {view['checked_at']:%Y-%m-%d %H:%M:%S} UTC" if view.get("checked_at") else ""
+                self.stdout.write(f"  OpenStack's own view: {view['state']}" + (f", {asked}" if asked else "")
+                                  + (f" ({view['reason']})" if view.get("reason") else ""))
             return
         deployments = list(Deployment.objects.order_by("name").defer("secrets"))
         judged = health.evaluate_many(deployments)
