@@ -5,6 +5,7 @@ on the deployment; health reads what is stored, and counts it only while it is f
 there is no OpenStack to ask, and health says so."""
 
 import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
@@ -23,7 +24,6 @@ def observe(deployment: Deployment) -> dict:
     "findings"}). Where Keystone is comes from the bundle its last configuration was rendered into."""
     from deployments.engine.openstack_checks import CloudCheckFailed, keystone_endpoint, observe_cloud
     from deployments.services.launch import deployment_spec_with_secrets
-    from deployments.spec import DeploymentSpec
     from inventory.models import Cluster
 
     now = timezone.now().isoformat()
@@ -31,13 +31,18 @@ def observe(deployment: Deployment) -> dict:
               .order_by("-run__number").values_list("output", flat=True).first() or {}).get("directory")
     if not bundle:
         return {"state": PENDING, "checked_at": now, "reason": "No configuration has been rendered for this cloud yet."}
-    spec = DeploymentSpec.model_validate(deployment_spec_with_secrets(deployment))
-    names = [c.cluster for c in spec.compute_clusters]
+    if not (Path(bundle) / "globals.yml").exists():
+        return {"state": PENDING, "checked_at": now,
+                "reason": f"The cloud's configuration bundle is gone from {bundle}: change or repair the deployment to "
+                          "render it again."}
+    spec = deployment_spec_with_secrets(deployment)  # as stored: the cloud's own, whatever checks say today
+    keystone = spec.get("keystone") or {}
+    names = [c.get("cluster") for c in spec.get("compute_clusters") or []]
     clusters = dict(Cluster.objects.filter(vcenter_id=deployment.vcenter_id, name__in=names).values_list("name", "moid"))
     try:
-        seen = observe_cloud(keystone_endpoint(bundle), username=spec.keystone.admin_user,
-                             password=spec.keystone.admin_password.get_secret_value(),
-                             project=spec.keystone.admin_project, clusters=clusters,
+        seen = observe_cloud(keystone_endpoint(bundle), username=keystone.get("admin_user", "admin"),
+                             password=keystone.get("admin_password", ""),
+                             project=keystone.get("admin_project", "admin"), clusters=clusters,
                              vcenter_uuid=(deployment.vcenter.about or {}).get("instanceUuid", ""),
                              timeout=settings.VIO_HEALTH_OPENSTACK_TIMEOUT)
     except CloudCheckFailed as exc:
