@@ -245,8 +245,9 @@ def execute(step_id: int, attempt: int, kinds: dict) -> float | None:
         status, error = StepStatus.CANCELLED, str(exc)
     except Exception as exc:  # every failure is recorded on the step in words; unexpected ones logged in full
         unreachable = _unreachable(exc, step)
-        if unreachable and _still_patient(context, unreachable):
-            return _hand_on(context, UNREACHABLE_RETRY_SECONDS)
+        retry_in = _retry_in(context, unreachable) if unreachable else None
+        if retry_in is not None:
+            return _hand_on(context, retry_in)
         status, error = StepStatus.FAILED, unreachable or _explain(exc, step)
     finally:
         heartbeat.stop()
@@ -306,8 +307,9 @@ def _unreachable(exc: Exception, step: StepRun) -> str:
     return unreachable_reason(exc, f"vCenter {vcenter.host}:{vcenter.port}")
 
 
-def _still_patient(context: StepContext, reason: str) -> bool:
-    """Record when vCenter stopped answering; True while the run may still wait for it."""
+def _retry_in(context: StepContext, reason: str) -> float | None:
+    """Record when vCenter stopped answering; the seconds until the next try while the run may still
+    wait for it (the last try falls at the end of the patience, not after it), else None."""
     step = context.step
     since = step.checkpoint.get("unreachable_since")
     now = time.time()
@@ -317,13 +319,13 @@ def _still_patient(context: StepContext, reason: str) -> bool:
     waited = now - since
     patience = settings.VIO_ENGINE_UNREACHABLE_SECONDS
     if waited >= patience or context.seconds_left() <= UNREACHABLE_RETRY_SECONDS:
-        return False
+        return None
+    every = min(UNREACHABLE_RETRY_SECONDS, patience)
     first = waited < 1
-    if first or int(waited) % 60 < UNREACHABLE_RETRY_SECONDS:  # a line a minute, not one per try
-        context.log(f"{reason} Trying again every {UNREACHABLE_RETRY_SECONDS} s for up to {_duration(patience)}.",
-                    EventLevel.WARNING)
+    if first or int(waited) % 60 < every:  # a line a minute, not one per try
+        context.log(f"{reason} Trying again every {every} s for up to {_duration(patience)}.", EventLevel.WARNING)
     context.waiting(reason.rstrip("."), since=timezone.now() - timedelta(seconds=waited))
-    return True
+    return max(1.0, min(every, patience - waited))
 
 
 def _duration(seconds: int) -> str:
