@@ -11,8 +11,6 @@ from django.conf import settings
 from deployments.models import StepRun
 from deployments.services import wizard_secrets
 
-# A worker executes the next step of a run itself only within this many seconds of its task's start.
-CONTINUE_WITHIN_SECONDS = 20
 
 
 @shared_task(name="deployments.forget_wizard_secrets")
@@ -48,7 +46,8 @@ def execute_step(step_id: int, attempt: int) -> None:
             dispatch.advance(run_id)
         if own is None:
             return
-        kept = advance(own, keep_one=time.monotonic() - started < CONTINUE_WITHIN_SECONDS)
+        # it runs the next step itself only within a follow's time of its task's start; later, it queues it
+        kept = advance(own, keep_one=time.monotonic() - started < settings.VIO_ENGINE_FOLLOW_SECONDS)
         if kept is None:
             return
         step_id, attempt = kept

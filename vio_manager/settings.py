@@ -325,6 +325,11 @@ VIO_ENGINE_TIME_LIMITS = {
 # One Celery task waits on vCenter this long, then hands the step on to a new task (tasks stay short
 # whatever vCenter's task takes); every long poll inside is cut in slices below the socket timeout.
 VIO_ENGINE_FOLLOW_SECONDS = env_int("VIO_ENGINE_FOLLOW_SECONDS", 20)
+# A SOAP call to vCenter silent this long is given up (a vCenter far away may need more); long polls
+# are cut in slices of a third of it.
+VIO_VCENTER_SOCKET_SECONDS = env_int("VIO_VCENTER_SOCKET_SECONDS", 30)
+if VIO_VCENTER_SOCKET_SECONDS < 3:
+    raise ImproperlyConfigured("VIO_VCENTER_SOCKET_SECONDS must be at least 3.")
 # An unreachable vCenter: a step waits and tries again this long before it fails (vCenter restarts
 # and patches take minutes).
 VIO_ENGINE_UNREACHABLE_SECONDS = env_int("VIO_ENGINE_UNREACHABLE_SECONDS", 900)

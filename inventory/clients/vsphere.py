@@ -7,6 +7,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from pyVim.connect import SmartStubAdapter, VimSessionOrientedStub
 from pyVmomi import vim, vmodl
 
@@ -32,13 +33,18 @@ class VCenterCredentials:
         return cls(vcenter.host, vcenter.port, vcenter.username, vcenter.password.reveal(), vcenter.certificate_sha256)
 
 
-# Seconds a SOAP call may stay silent before the client gives up on it. Every long poll on vCenter is
-# cut in slices well below this (POLL_SLICE_SECONDS), so a wait of any length never reaches it.
-SOCKET_TIMEOUT = 30.0
-POLL_SLICE_SECONDS = 10
+def socket_timeout() -> float:
+    """Seconds a SOAP call may stay silent before the client gives up on it (VIO_VCENTER_SOCKET_SECONDS)."""
+    return float(settings.VIO_VCENTER_SOCKET_SECONDS)
 
 
-def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float = SOCKET_TIMEOUT):
+def poll_slice() -> float:
+    """Every long poll on vCenter is cut in slices well below the socket timeout, so a wait of any
+    length never reaches it."""
+    return socket_timeout() / 3
+
+
+def connect(host: str, port: int, username: str, password: str, fingerprint: str, timeout: float | None = None):
     """Log in to vCenter over a certificate-pinned connection and return its ServiceInstance.
 
     The session logs in again by itself when vCenter answers NotAuthenticated (an expired
@@ -46,6 +52,7 @@ def connect(host: str, port: int, username: str, password: str, fingerprint: str
     sessionManager.currentSession first, which the simulator faults on). The password never
     appears in an error or a log line.
     """
+    timeout = timeout or socket_timeout()
     context = pinned_context(host, port, fingerprint)
     try:
         stub = SmartStubAdapter(host=host, port=port, sslContext=context, httpConnectionTimeout=timeout)
@@ -78,7 +85,7 @@ def connect(host: str, port: int, username: str, password: str, fingerprint: str
     return si
 
 
-def connect_with(credentials: VCenterCredentials, timeout: float = SOCKET_TIMEOUT):
+def connect_with(credentials: VCenterCredentials, timeout: float | None = None):
     return connect(credentials.host, credentials.port, credentials.username, credentials.password,
                    credentials.fingerprint, timeout)
 
@@ -165,7 +172,7 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None)
     accumulated {moid: {path: value}} after each change; raises WaitTimeout at the deadline, and
     WaitStopped within STOP_CHECK_SECONDS of the threading.Event `stop` being set.
 
-    A wait of any length: each long poll lasts at most POLL_SLICE_SECONDS, well below the socket
+    A wait of any length: each long poll lasts at most poll_slice(), well below the socket
     timeout. A session that expires meanwhile is logged in again by the stub; the collector died
     with it, so it is made again and the wait goes on from the full state."""
     pc = vmodl.query.PropertyCollector
@@ -191,7 +198,7 @@ def watching(si, objects, obj_type, paths: list[str], timeout: float, stop=None)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(f"still waiting after {timeout:g} s")
-                wait = min(remaining, POLL_SLICE_SECONDS if stop is None else STOP_CHECK_SECONDS)
+                wait = min(remaining, poll_slice() if stop is None else STOP_CHECK_SECONDS)
                 try:
                     update = holder["collector"].WaitForUpdatesEx(version, pc.WaitOptions(maxWaitSeconds=max(1, int(wait))))
                 except vmodl.fault.ManagedObjectNotFound as fault:
@@ -292,7 +299,7 @@ def unreachable_reason(exc: BaseException, where: str = "vCenter") -> str:
         return ""  # not a network problem: a changed certificate is refused, not waited for
     if isinstance(exc, (ConnectionError, TimeoutError, http.client.HTTPException)) or (
             isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)):
-        return f"{where} cannot be reached: {network_reason(exc, SOCKET_TIMEOUT)}."
+        return f"{where} cannot be reached: {network_reason(exc, socket_timeout())}."
     return ""
 
 
