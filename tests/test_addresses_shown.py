@@ -36,4 +36,4 @@ def test_a_second_deployment_is_shown_the_addresses_it_will_hold_and_then_holds(
     rows = page[page.index('id="plan"'):page.index("</table>", page.index('id="plan"'))]
     for vm in plan["vms"]:
         assert f"<td>{vm['name']}</td>" in rows and f"<td>{held[vm['name']]}</td>" in rows
-    assert f"<dt>Internal VIP</dt><dd>{held['internal-vip']}</dd>" in page
+    assert f'<dt>Internal VIP</dt><dd id="plan-internal-vip">{held["internal-vip"]}</dd>' in page
