@@ -85,13 +85,14 @@ VCENTER_KINDS = ("import_ova", "folders", "clone", "customize", "anti_affinity",
 # --- the simulator ------------------------------------------------------------------------------
 
 
-def start_simulator(delays: dict):
-    """A fresh vcsim with the delays: task delays by flag, the import and guest wait by rule."""
+def start_simulator(delays: dict, *model: str, timeout: float = 120.0):
+    """A fresh vcsim (of a model's flags, when given) with the delays: task delays by flag, the import
+    and guest wait by rule."""
     from inventory.clients.tls import pinned_context
     from simulators.launcher import start_vcsim
 
     flags = ",".join(f"{TASK_METHODS[kind]}={ms}" for kind, ms in delays.items() if kind in TASK_METHODS and ms)
-    sim = start_vcsim(*(["-task-delay", flags] if flags else []))
+    sim = start_vcsim(*model, *(["-task-delay", flags] if flags else []), timeout=timeout)
     context = pinned_context(sim.host, sim.port, sim.fingerprint)
     rules = [dict(method="ImportVApp", delay=delays.get("import_ova", 0), count=-1),
              dict(method="CreateFilter", match="guest.ipAddress", delay=delays.get("wait_guest", 0), count=-1)]

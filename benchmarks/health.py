@@ -40,7 +40,6 @@ health_100_ms=<n> drift_to_finding_p95_ms=<n> repair_vs_full=<x>
 """
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -48,7 +47,6 @@ import statistics
 import sys
 import threading
 import time
-import urllib.parse
 from collections import Counter, defaultdict, deque
 from pathlib import Path
 
@@ -56,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import Workers, p95, prepare  # noqa: E402
-from benchmarks.deploy import DELAYS_MS, TASK_METHODS, list_schedule  # noqa: E402
+from benchmarks.deploy import DELAYS_MS, list_schedule, start_simulator  # noqa: E402
 from benchmarks.live_inventory import MODELS, Answers  # noqa: E402
 from testkit.ova import serve_ova  # noqa: E402
 from testkit.spec import registered_vcenter, spec_for  # noqa: E402
@@ -72,32 +70,6 @@ def interrupted(signum, frame):
 
 
 # --- the simulator ------------------------------------------------------------------------------
-
-
-def start_simulator(model: tuple, delays: dict):
-    """vcsim with the model's flags and the delays (benchmarks/deploy.py start_simulator, on a model)."""
-    from inventory.clients.tls import pinned_context
-    from simulators.launcher import start_vcsim
-
-    flags = ",".join(f"{TASK_METHODS[kind]}={ms}" for kind, ms in delays.items() if kind in TASK_METHODS and ms)
-    sim = start_vcsim(*model, *(["-task-delay", flags] if flags else []), timeout=600)
-    context = pinned_context(sim.host, sim.port, sim.fingerprint)
-    rules = [dict(method="ImportVApp", delay=delays.get("import_ova", 0), count=-1),
-             dict(method="CreateFilter", match="guest.ipAddress", delay=delays.get("wait_guest", 0), count=-1)]
-    for rule in rules:
-        if not rule["delay"]:
-            continue
-        conn = http.client.HTTPSConnection(sim.host, sim.port, context=context, timeout=10)
-        try:
-            conn.request("POST", "/vcsim/fault?" + urllib.parse.urlencode(rule))
-            response = conn.getresponse()
-            body = response.read().decode()
-        finally:
-            conn.close()
-        if response.status != 201:
-            sim.stop()
-            raise RuntimeError(f"the simulator refused the delay rule {rule}: {body}")
-    return sim
 
 
 def _session(sim):
@@ -591,7 +563,7 @@ def main() -> int:
         workers.start()
         ova_url, server = serve_ova(env.data_dir)
         started = time.monotonic()
-        sim = start_simulator(MODELS[options.model], delays)
+        sim = start_simulator(delays, *MODELS[options.model], timeout=600)
         print(f"simulator {options.model}: {sim.inventory} ready in {time.monotonic() - started:.1f} s", flush=True)
         started = time.monotonic()
         vcenter = registered_vcenter(sim, "bench-health")

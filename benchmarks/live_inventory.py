@@ -259,34 +259,10 @@ def live_updates(simulator, vcenter, client, answers: Answers, changes: int) -> 
 
 def wizard_walks(simulator, vcenter, label: str, runs: int) -> dict:
     """benchmarks/wizard_steps.py's walk of the DVS path, on this (already synced) vCenter."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+    from benchmarks.wizard_steps import signed_in_client, walk
 
-    from benchmarks.wizard_steps import measure
-    from deployments.models import Deployment
-    from testkit.spec import valid_spec
-    from testkit.wizard import Wizard, acknowledgements, compute_answer, steps_for
-
-    samples: dict = {}
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
-    for run in range(runs):
-        spec = valid_spec(simulator)
-        spec["name"] = f"{label[:5]}{run}"
-        wizard = measure(samples, "new", lambda: Wizard(client))
-        for step, data in steps_for(spec, vcenter, wizard):
-            measure(samples, f"{step} GET", lambda: wizard.get(step))
-            if data == "compute":
-                data = compute_answer(spec, wizard.get("compute").context["form"])
-            response = measure(samples, f"{step} POST", lambda: wizard.post(step, data))
-            assert response.status_code == 302, (step, response.context["form"].errors if response.context else response)
-        review = measure(samples, "review GET", lambda: wizard.get("review"))
-        response = measure(samples, "review POST (deploy)", lambda: wizard.post("review", acknowledgements(review)))
-        assert response.status_code == 302 and response["Location"].endswith("/done/"), (
-            "the walk was not deployed: " + (str(response.context["form"].errors) if response.context else response.get("Location", "")))
-        # The next walk starts from the same data: this walk's deployment (and its addresses) go.
-        Deployment.objects.filter(name=spec["name"]).delete()
+    samples = walk(signed_in_client(), simulator, vcenter, label, runs, {})
+    samples.pop("done", None)  # the page a walk lands on is the deployment's, not a step of the wizard
     return samples
 
 

@@ -53,46 +53,56 @@ def measure(samples: dict, key: str, call):
     return response
 
 
-def walk_inventory(label: str, simulator_args: tuple, runs: int) -> dict:
+def signed_in_client():
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    return client
+
+
+def walk(client, simulator, vcenter, label: str, runs: int, samples: dict) -> dict:
+    """The DVS path walked `runs` times through the wizard's pages, every GET and POST timed into
+    samples; each walk's deployment (and its addresses) deleted, so the next starts from the same data."""
     from deployments.models import Deployment, IpAllocation
-    from simulators.launcher import start_vcsim
     # The wizard's own test driver: the same answers the HTTP tests give, step by step.
-    from testkit.spec import registered_vcenter, valid_spec
+    from testkit.spec import valid_spec
     from testkit.wizard import Wizard, acknowledgements, compute_answer, steps_for
 
+    for run in range(runs):
+        spec = valid_spec(simulator)
+        spec["name"] = f"{label[:5]}{run}"
+        wizard = measure(samples, "new", lambda: Wizard(client))
+        for step, data in steps_for(spec, vcenter, wizard):
+            measure(samples, f"{step} GET", lambda: wizard.get(step))
+            if data == "compute":
+                data = compute_answer(spec, wizard.get("compute").context["form"])
+            response = measure(samples, f"{step} POST", lambda: wizard.post(step, data))
+            assert response.status_code == 302, (step, response.context["form"].errors if response.context else response)
+        review = measure(samples, "review GET", lambda: wizard.get("review"))
+        response = measure(samples, "review POST (deploy)", lambda: wizard.post("review", acknowledgements(review)))
+        assert response.status_code == 302 and response["Location"].endswith("/done/"), (
+            f"walk {run + 1} of {runs} was not deployed: " + (
+                str(response.context["form"].errors) if response.context else response.get("Location", "")))
+        measure(samples, "done", lambda: client.get(response["Location"]))
+        made = Deployment.objects.get(name=spec["name"])
+        made.delete()
+        assert not IpAllocation.objects.filter(deployment_id=made.pk).exists()
+    return samples
+
+
+def walk_inventory(label: str, simulator_args: tuple, runs: int) -> dict:
+    from simulators.launcher import start_vcsim
+    from testkit.spec import registered_vcenter
+
     simulator = start_vcsim(*simulator_args)
-    samples: dict = {}
     try:
         vcenter = registered_vcenter(simulator, name=f"bench-{label}")
-        user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.force_login(user)
-        for run in range(runs):
-            spec = valid_spec(simulator)
-            spec["name"] = f"{label[:5]}{run}"
-            wizard = measure(samples, "new", lambda: Wizard(client))
-            for step, data in steps_for(spec, vcenter, wizard):
-                measure(samples, f"{step} GET", lambda: wizard.get(step))
-                if data == "compute":
-                    data = compute_answer(spec, wizard.get("compute").context["form"])
-                response = measure(samples, f"{step} POST", lambda: wizard.post(step, data))
-                assert response.status_code == 302, (step, response.context["form"].errors if response.context else response)
-            review = measure(samples, "review GET", lambda: wizard.get("review"))
-            response = measure(samples, "review POST (deploy)", lambda: wizard.post("review", acknowledgements(review)))
-            assert response.status_code == 302 and response["Location"].endswith("/done/"), (
-                f"walk {run + 1} of {runs} was not deployed: " + (
-                    str(response.context["form"].errors) if response.context else response.get("Location", "")))
-            measure(samples, "done", lambda: client.get(response["Location"]))
-            # The next walk starts from the same data: this walk's deployment and its addresses go.
-            made = Deployment.objects.get(name=spec["name"])
-            made.delete()
-            assert not IpAllocation.objects.filter(deployment_id=made.pk).exists()
+        return walk(signed_in_client(), simulator, vcenter, label, runs, {})
     finally:
         simulator.stop()
-    return samples
 
 
 def interrupted(signum, frame):
