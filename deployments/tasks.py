@@ -12,7 +12,6 @@ from deployments.models import StepRun
 from deployments.services import wizard_secrets
 
 
-
 @shared_task(name="deployments.forget_wizard_secrets")
 def forget_wizard_secrets() -> None:
     wizard_secrets.forget_abandoned()
