@@ -149,7 +149,7 @@ def test_a_worker_killed_during_a_teardown_does_not_leave_it_half_done(vcsim_fac
     try:
         deployment = launch.create_deployment(_spec(simulator, ova_url), acknowledged=ACK)
         assert wait_for(deployment.runs.get()).status == RunStatus.SUCCEEDED
-        simulator.inject(method="PowerOffVM_Task", delay=1500, count=13)
+        simulator.inject(method="PowerOffVM_Task", delay=700, count=13)
         teardown = run_actions.teardown(deployment)
         removing = StepRun.objects.filter(run=teardown, key="remove_vms", status=StepStatus.RUNNING)
         wait_until(lambda: removing.exists() and len(removing.get().checkpoint.get("removed", [])) >= 2, 60,
