@@ -78,9 +78,9 @@ def refresh(vcenter: VCenter, si=None) -> str:
                 "message": "This vCenter offers no ExtensionManager methods; the appliance is not listed among its solutions."})
         return vcenter.extension_state
     except Exception as exc:
-
-        log.warning("vCenter %s: the extension registration failed: %s", vcenter.pk, describe_failure(exc))
-        _record(vcenter, ExtensionState.FAILED, {**registration.as_dict(), "message": describe_failure(exc)})
+        why = describe_failure(exc)
+        log.warning("vCenter %s: the extension registration failed: %s", vcenter.pk, why)
+        _record(vcenter, ExtensionState.FAILED, {**registration.as_dict(), "message": why})
         return vcenter.extension_state
     if outcome != "unchanged":
         log.info("vCenter %s: extension %s %s (%s)", vcenter.pk, registration.key, outcome, registration.url)
