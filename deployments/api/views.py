@@ -11,11 +11,11 @@ from rest_framework.reverse import reverse
 from deployments.api import responses as r
 from deployments.api import serializers as s
 from deployments.api.health import HealthMixin
+from deployments.api.issues import issues_response
 from deployments.api.revisions import RevisionsMixin
 from deployments.api.status_views import DeploymentStatusMixin
 from deployments.models import Deployment, DeploymentTemplate
 from deployments.services import launch, templates
-from deployments.api.issues import issues_response
 from deployments.services.launch import warning_key
 from vio_manager.access import audit
 from vio_manager.api.downloads import attachment
