@@ -4,9 +4,8 @@ catalog's public endpoints, each problem a finding that names its objects and sa
 
 from deployments.engine.openstack_checks import keystone_endpoint, observe_cloud
 from tests.fake_openstack import FakeOpenStackApi
-from tests.test_openstack_validate import CLUSTERS, PASSWORD, VCENTER_UUID, bundle, hypervisor_names, set_globals
-
-__all__ = ["bundle"]  # the fixture, shared
+from tests.test_openstack_validate import bundle  # noqa: F401  (the fixture: a rendered bundle)
+from tests.test_openstack_validate import CLUSTERS, PASSWORD, VCENTER_UUID, hypervisor_names, set_globals
 
 
 def observe(bundle_dir):
